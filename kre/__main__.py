@@ -1,0 +1,5 @@
+"""`python -m kre` (also what `torchrun -m kre` runs)."""
+
+from .cli import main
+
+main()

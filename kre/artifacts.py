@@ -1,0 +1,343 @@
+"""The artifact store: versioned, atomically published folders with a manifest.
+
+Layout under the root: `<kind>/<NNNN>-<slug>/` holding the phase's outputs and a
+`manifest.json` (command line, parameters, versions, inputs with hashes, outputs with
+hashes, metrics). A version is built in a hidden staging folder and renamed into place
+only when complete; numbers are reserved with exclusive file creation, so two processes
+publishing at once get different numbers and a number is never reused.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shlex
+import shutil
+import sys
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from .errors import ArtifactError
+from .fileio import dumps_json, hash_tree, sha256_file, sha256_text, tree_digest, write_json
+
+KINDS = ("eda", "splits", "augments", "tapt", "runs", "predictions", "ensembles")
+MANIFEST = "manifest.json"
+SCHEMA_VERSION = 1
+_NAME_RE = re.compile(r"^(\d{4,})-([A-Za-z0-9._-]+)$")
+_VERSIONED_PACKAGES = ("kre", "torch", "transformers", "datasets", "sentence-transformers", "scikit-learn", "numpy")
+
+_command_line: list[str] | None = None
+
+
+def set_command_line(argv: list[str]) -> None:
+    """Record the command line that manifests store (the CLI calls this)."""
+    global _command_line
+    _command_line = list(argv)
+
+
+def command_line() -> str:
+    """The recorded command line, shell-quoted."""
+    argv = _command_line if _command_line is not None else ["kre", *sys.argv[1:]]
+    return " ".join(shlex.quote(a) for a in argv)
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of kre and its main dependencies (without importing them)."""
+    out = {"python": platform.python_version()}
+    for name in _VERSIONED_PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def slugify(text: str, max_len: int = 40) -> str:
+    """A folder-safe slug: letters, digits, '.', '_' and '-'."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-._")
+    return (slug or "x")[:max_len]
+
+
+@dataclass
+class Artifact:
+    """A published artifact folder and its manifest."""
+
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return str(self.manifest["kind"])
+
+    @property
+    def id(self) -> str:
+        """`<kind>/<NNNN>-<slug>`."""
+        return str(self.manifest["id"])
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.manifest.get("params", {}))
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return dict(self.manifest.get("metrics", {}))
+
+    @property
+    def inputs(self) -> list[dict[str, Any]]:
+        return list(self.manifest.get("inputs", []))
+
+    def file(self, name: str) -> Path:
+        """Path of an output file, which must exist."""
+        path = self.path / name
+        if not path.exists():
+            raise ArtifactError(f"{self.path}: has no '{name}'", hint=f"is {self.id} the right kind of artifact?")
+        return path
+
+    def has(self, name: str) -> bool:
+        return (self.path / name).exists()
+
+    def changed_files(self) -> list[str]:
+        """Output files whose content no longer matches the manifest (or that are missing / new)."""
+        recorded: dict[str, str] = self.manifest.get("outputs", {})
+        current = {k: v for k, v in hash_tree(self.path).items() if k != MANIFEST}
+        changed = [k for k, v in recorded.items() if current.get(k) != v]
+        changed += [k for k in current if k not in recorded]
+        return sorted(changed)
+
+    def verify(self) -> None:
+        """Raise ArtifactError when files were changed, removed or added since publication."""
+        changed = self.changed_files()
+        if changed:
+            shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
+            raise ArtifactError(
+                f"{self.path}: files changed since it was written: {shown}",
+                hint="artifacts are immutable; re-run the phase to make a new version",
+            )
+
+    def manifest_sha256(self) -> str:
+        return sha256_file(self.path / MANIFEST)
+
+
+def load_artifact(path: str | Path, *, verify: bool = True, kind: str | None = None) -> Artifact:
+    """Open an artifact folder, refusing one without a valid manifest or with changed files."""
+    import json
+
+    path = Path(path)
+    if not path.is_dir():
+        raise ArtifactError(f"{path}: no such artifact folder")
+    mpath = path / MANIFEST
+    if not mpath.is_file():
+        raise ArtifactError(f"{path}: not an artifact (no {MANIFEST})", hint="pass a folder written by kre")
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ArtifactError(f"{mpath}: not a valid manifest ({exc})") from None
+    if not isinstance(manifest, dict) or not {"kind", "id", "outputs"} <= manifest.keys():
+        raise ArtifactError(f"{mpath}: not a valid manifest (kind, id or outputs missing)")
+    artifact = Artifact(path, manifest)
+    if kind is not None and artifact.kind != kind:
+        raise ArtifactError(f"{path}: is a '{artifact.kind}' artifact, expected '{kind}'")
+    if verify:
+        artifact.verify()
+    return artifact
+
+
+class ArtifactStore:
+    """Creates, lists and resolves artifacts under a root folder."""
+
+    def __init__(self, root: str | Path = ".") -> None:
+        self.root = Path(root)
+
+    def kind_dir(self, kind: str) -> Path:
+        if kind not in KINDS:
+            raise ArtifactError(f"unknown artifact kind '{kind}'", hint=f"kinds: {', '.join(KINDS)}")
+        return self.root / kind
+
+    # -- listing and resolution -------------------------------------------------
+    def list(self, kind: str) -> list[Path]:
+        """Published version folders of a kind, oldest first."""
+        folder = self.kind_dir(kind)
+        if not folder.is_dir():
+            return []
+        found = [(int(m.group(1)), p) for p in folder.iterdir() if p.is_dir() and (m := _NAME_RE.match(p.name))]
+        return [p for _, p in sorted(found)]
+
+    def load_all(self, kind: str, *, verify: bool = False) -> list[Artifact]:
+        """Every valid artifact of a kind (folders without a readable manifest are skipped)."""
+        out = []
+        for path in self.list(kind):
+            try:
+                out.append(load_artifact(path, verify=verify))
+            except ArtifactError:
+                continue
+        return out
+
+    def resolve(self, ref: str | Path, kind: str | None = None, *, verify: bool = True) -> Artifact:
+        """Find an artifact by folder path, `kind/latest`, `kind/NNNN` or `kind/NNNN-slug`.
+
+        A bare `latest` or `NNNN` works when `kind` is given.
+        """
+        text = str(ref).rstrip("/")
+        path = Path(text)
+        for candidate in (path, self.root / path):
+            if candidate.is_dir() and (candidate / MANIFEST).exists():
+                return load_artifact(candidate, verify=verify, kind=kind)
+        parts = text.split("/")
+        if len(parts) >= 2 and parts[-2] in KINDS:
+            ref_kind, name = parts[-2], parts[-1]
+            base = Path("/".join(parts[:-2])) if len(parts) > 2 else None
+            store = ArtifactStore(base if base is not None else self.root)
+        elif len(parts) == 1 and kind is not None:
+            ref_kind, name, store = kind, parts[0], self
+        else:
+            raise ArtifactError(
+                f"{text}: no such artifact",
+                hint="give an artifact folder, or KIND/latest, KIND/NNNN (kinds: " + ", ".join(KINDS) + ")",
+            )
+        if kind is not None and ref_kind != kind:
+            raise ArtifactError(f"{text}: expected a '{kind}' artifact, got '{ref_kind}'")
+        versions = store.list(ref_kind)
+        if name == "latest":
+            if not versions:
+                raise ArtifactError(
+                    f"{text}: there is no {ref_kind} artifact under {store.root.resolve()}",
+                    hint="run the phase that makes it first, or pass --root",
+                )
+            return load_artifact(versions[-1], verify=verify, kind=kind)
+        for p in versions:
+            number = _NAME_RE.match(p.name).group(1)  # type: ignore[union-attr]
+            if name in (p.name, number) or (name.isdigit() and int(name) == int(number)):
+                return load_artifact(p, verify=verify, kind=kind)
+        raise ArtifactError(f"{text}: no such artifact under {store.root.resolve()}")
+
+    # -- creation ---------------------------------------------------------------
+    @contextmanager
+    def create(
+        self,
+        kind: str,
+        slug: str,
+        *,
+        params: Mapping[str, Any],
+        seed: int | None = None,
+        staging_key: str | None = None,
+    ) -> Iterator["ArtifactBuilder"]:
+        """Build a new version in a staging folder; publish it only if the block succeeds.
+
+        With `staging_key` the staging folder is `.staging-<key>`: it is reused when it
+        exists (so a stopped run can resume from what it left) and kept on failure.
+        Without it, the staging folder is unique and removed on failure.
+        """
+        folder = self.kind_dir(kind)
+        folder.mkdir(parents=True, exist_ok=True)
+        key = slugify(staging_key, 80) if staging_key else uuid.uuid4().hex
+        staging = folder / f".staging-{key}"
+        resumed = staging.exists()
+        staging.mkdir(exist_ok=bool(staging_key))
+        builder = ArtifactBuilder(self, kind, slugify(slug), staging, dict(params), seed, resumed)
+        try:
+            yield builder
+            builder.publish()
+        except BaseException:
+            if not staging_key:
+                shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+    def _reserve_number(self, kind: str) -> int:
+        folder = self.kind_dir(kind)
+        ids = folder / ".ids"
+        ids.mkdir(parents=True, exist_ok=True)
+        taken = [int(m.group(1)) for p in folder.iterdir() if (m := _NAME_RE.match(p.name))]
+        taken += [int(p.name) for p in ids.iterdir() if p.name.isdigit()]
+        number = max(taken, default=0) + 1
+        while True:
+            try:
+                fd = os.open(ids / f"{number:04d}", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                number += 1
+                continue
+            os.close(fd)
+            return number
+
+
+@dataclass
+class ArtifactBuilder:
+    """An artifact being written: outputs go into `path`; inputs, params and metrics are recorded."""
+
+    store: ArtifactStore
+    kind: str
+    slug: str
+    path: Path
+    params: dict[str, Any]
+    seed: int | None
+    resumed: bool = False
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+    published: Artifact | None = None
+
+    def add_input_file(self, path: str | Path, role: str = "data") -> str:
+        """Record an input file with its content hash; returns the hash."""
+        path = Path(path)
+        digest = sha256_file(path)
+        self.inputs.append({"role": role, "path": str(path), "sha256": digest})
+        return digest
+
+    def add_input_artifact(self, artifact: Artifact, role: str) -> None:
+        """Record an input artifact by id, folder and manifest hash."""
+        self.inputs.append(
+            {"role": role, "artifact": artifact.id, "path": str(artifact.path), "manifest_sha256": artifact.manifest_sha256()}
+        )
+
+    def add_input_ref(self, ref: str, role: str) -> None:
+        """Record a non-file input such as a model hub id."""
+        self.inputs.append({"role": role, "ref": ref})
+
+    def fingerprint(self) -> str:
+        """Hash of kind, params and input hashes: equal fingerprints mean the same work."""
+        keyed = [
+            {k: v for k, v in i.items() if k in ("role", "sha256", "manifest_sha256", "ref", "artifact")}
+            for i in self.inputs
+        ]
+        return sha256_text(dumps_json({"kind": self.kind, "params": self.params, "inputs": keyed}))
+
+    def publish(self) -> Artifact:
+        """Hash the outputs, write the manifest and move the folder into place."""
+        if self.published is not None:
+            return self.published
+        outputs = {k: v for k, v in hash_tree(self.path).items() if k != MANIFEST}
+        number = self.store._reserve_number(self.kind)
+        name = f"{number:04d}-{self.slug}"
+        manifest = {
+            "schema": SCHEMA_VERSION,
+            "kind": self.kind,
+            "id": f"{self.kind}/{name}",
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "command": command_line(),
+            "params": self.params,
+            "seed": self.seed,
+            "versions": package_versions(),
+            "platform": f"{platform.system()} {platform.machine()}",
+            "inputs": self.inputs,
+            "outputs": outputs,
+            "outputs_digest": tree_digest(outputs),
+            "fingerprint": self.fingerprint(),
+            "metrics": self.metrics,
+            **self.info,
+        }
+        write_json(self.path / MANIFEST, manifest)
+        final = self.store.kind_dir(self.kind) / name
+        os.rename(self.path, final)
+        self.published = Artifact(final, manifest)
+        return self.published
+

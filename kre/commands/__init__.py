@@ -1,0 +1,1 @@
+"""One thin module per subcommand: options only; the library does the work."""

@@ -1,0 +1,129 @@
+"""The one place that prints: consoles, verbosity and progress bars."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+T = TypeVar("T")
+
+#: Results and tables go to stdout.
+console = Console(highlight=False, soft_wrap=True)
+#: Progress, status and warnings go to stderr.
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+_verbosity = 0  # -1 quiet, 0 normal, 1 verbose
+
+
+def set_verbosity(quiet: bool = False, verbose: bool = False) -> None:
+    """Set the global verbosity from the -q/-v flags."""
+    global _verbosity
+    _verbosity = -1 if quiet else (1 if verbose else 0)
+
+
+def is_quiet() -> bool:
+    """True when -q was given."""
+    return _verbosity < 0
+
+
+def info(message: str) -> None:
+    """A status line on stderr (hidden with -q)."""
+    if _verbosity >= 0:
+        err_console.print(message)
+
+
+def debug(message: str) -> None:
+    """A detail line on stderr (shown with -v)."""
+    if _verbosity > 0:
+        err_console.print(f"[dim]{message}[/dim]")
+
+
+def warn(message: str) -> None:
+    """A warning on stderr (always shown)."""
+    err_console.print(f"[yellow]Warning:[/yellow] {message}")
+
+
+def result(message: str) -> None:
+    """A result line on stdout (always shown)."""
+    console.print(message)
+
+
+def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Print a rich table of results on stdout."""
+    table = Table(title=title, title_justify="left")
+    for i, name in enumerate(columns):
+        table.add_column(name, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*(_fmt(v) for v in row))
+    console.print(table)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def make_progress(transient: bool = False) -> Progress:
+    """A rich progress display on stderr, disabled with -q."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=err_console,
+        transient=transient,
+        disable=is_quiet(),
+    )
+
+
+@contextmanager
+def progress(description: str, total: int | None = None) -> Iterator["ProgressTask"]:
+    """Context manager yielding a single progress task (advance it, set its status)."""
+    with make_progress() as bar:
+        task_id = bar.add_task(description, total=total, status="")
+        yield ProgressTask(bar, task_id)
+
+
+class ProgressTask:
+    """A handle on one rich progress task."""
+
+    def __init__(self, bar: Progress, task_id: Any) -> None:
+        self._bar = bar
+        self._id = task_id
+
+    def advance(self, n: float = 1) -> None:
+        self._bar.advance(self._id, n)
+
+    def status(self, text: str) -> None:
+        self._bar.update(self._id, status=text)
+
+    def reset(self, total: int | None, description: str | None = None) -> None:
+        kwargs: dict[str, Any] = {"total": total, "completed": 0}
+        if description is not None:
+            kwargs["description"] = description
+        self._bar.update(self._id, **kwargs)
+
+
+def track(items: Sequence[T], description: str) -> Iterator[T]:
+    """Iterate over items with a progress bar."""
+    with progress(description, total=len(items)) as task:
+        for item in items:
+            yield item
+            task.advance()
