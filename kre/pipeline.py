@@ -31,19 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .artifacts import KINDS, ArtifactStore, load_artifact, set_command_line
-from .errors import ArtifactError, ConfigError, KreError
+from .artifacts import KINDS, ArtifactStore, load_artifact
+from .errors import ArtifactError, ConfigError
 from .fileio import dumps_json, hash_tree, sha256_file, sha256_text, tree_digest, write_json
+from .invoke import PHASE_KINDS, Invoker, run_phase
 
-PHASE_KINDS = {
-    "eda": "eda",
-    "split": "splits",
-    "augment": "augments",
-    "tapt": "tapt",
-    "train": "runs",
-    "predict": "predictions",
-    "ensemble": "ensembles",
-}
+__all__ = ["PHASE_KINDS", "Pipeline", "Step", "StepResult", "load_pipeline", "run_pipeline"]
 
 
 @dataclass
@@ -133,7 +126,7 @@ def run_pipeline(
     *,
     force: Sequence[str] = (),
     dry_run: bool = False,
-    invoke: Callable[[list[str]], int] | None = None,
+    invoke: Invoker | None = None,
     on_step: Callable[[StepResult], None] | None = None,
 ) -> list[StepResult]:
     """Run the steps in order, skipping those whose key and artifact are unchanged.
@@ -143,7 +136,6 @@ def run_pipeline(
         dry_run: only report what would run.
         invoke: runs one kre command line (default: the kre app in-process); returns the exit code.
     """
-    invoke = invoke or _invoke_in_process
     store = ArtifactStore(pipeline.root)
     pipeline.root.mkdir(parents=True, exist_ok=True)
     lock = _read_lock(pipeline.lock_path)
@@ -162,7 +154,7 @@ def run_pipeline(
             produced[step.name] = Path(f"<{step.name}>")
             result = StepResult(step.name, "would-run", None, key)
         else:
-            artifact = _run_step(step, args, options, pipeline.root, store, invoke)
+            artifact = run_phase(step.phase, args, options, pipeline.root, invoke=invoke, label=f"step {step.name}")
             produced[step.name] = pipeline.root / artifact
             lock[step.name] = {"key": key, "artifact": artifact, "phase": step.phase}
             write_json(pipeline.lock_path, lock)
@@ -223,71 +215,6 @@ def _intact(root: Path, artifact: str | None) -> Path | None:
         return load_artifact(root / artifact).path
     except ArtifactError:
         return None
-
-
-def _run_step(
-    step: Step, args: list[Any], options: dict[str, Any], root: Path, store: ArtifactStore, invoke: Callable[[list[str]], int]
-) -> str:
-    kind = PHASE_KINDS[step.phase]
-    before = {p.name for p in store.list(kind)}
-    argv = [step.phase, *[str(a) for a in args], *_option_flags(step.phase, options), "--root", str(root)]
-    from .console import info
-
-    info(f"[bold]step {step.name}[/bold]: kre {' '.join(argv)}")
-    code = invoke(argv)
-    if code != 0:
-        raise KreError(f"step '{step.name}' failed (kre {step.phase} exited with {code})", hint="fix the step and run the pipeline again; finished steps are kept")
-    new = [p for p in store.list(kind) if p.name not in before]
-    if len(new) != 1:
-        raise KreError(f"step '{step.name}': expected one new {kind} artifact, found {len(new)}")
-    return f"{kind}/{new[0].name}"
-
-
-def _option_flags(phase: str, options: dict[str, Any]) -> list[str]:
-    flags: list[str] = []
-    negatable = _negatable_flags(phase)
-    for key, value in options.items():
-        flag = "--" + key.replace("_", "-")
-        if isinstance(value, bool):
-            if value:
-                flags.append(flag)
-            elif flag in negatable:
-                flags.append("--no-" + flag[2:])
-        elif isinstance(value, list):
-            for v in value:
-                flags += [flag, str(v)]
-        elif value is not None:
-            flags += [flag, str(value)]
-    return flags
-
-
-def _negatable_flags(phase: str) -> set[str]:
-    import typer
-
-    from .cli import app
-
-    command = typer.main.get_command(app).commands[phase]  # type: ignore[attr-defined]
-    return {opt for p in command.params if getattr(p, "secondary_opts", None) for opt in p.opts}
-
-
-def _invoke_in_process(argv: list[str]) -> int:
-    """Run one kre command in this process (no re-import of torch per step)."""
-    import typer
-
-    from .cli import app
-
-    set_command_line(["kre", *argv])
-    command = typer.main.get_command(app)
-    try:
-        code = command.main(args=argv, prog_name="kre", standalone_mode=False)
-    except SystemExit as exc:  # pragma: no cover - defensive
-        return int(exc.code or 0)
-    except Exception as exc:  # usage errors: Click's own exception types, shown as Click shows them
-        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
-            exc.show()
-            return int(exc.exit_code)
-        raise
-    return int(code or 0)
 
 
 def _read_lock(path: Path) -> dict[str, Any]:

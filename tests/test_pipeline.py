@@ -96,7 +96,7 @@ def test_failed_step_keeps_finished_ones(tmp_path: Path) -> None:
     def failing(argv: list[str]) -> int:
         return fake(argv) if argv[0] == "split" else 1
 
-    with pytest.raises(KreError, match="step 'train' failed"):
+    with pytest.raises(KreError, match="step train failed"):
         run_pipeline(load_pipeline(pipe), invoke=failing)
     assert [r.status for r in run_pipeline(load_pipeline(pipe), invoke=fake)] == ["skipped", "ran"]
 

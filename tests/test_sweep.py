@@ -1,0 +1,92 @@
+"""Sweeps: trials are runs, the study resumes from disk, the best trial is reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kre.artifacts import ArtifactStore
+from kre.errors import ConfigError
+from kre.sweep import load_sweep, run_sweep
+
+SWEEP = """
+[sweep]
+trials = 3
+metric = "micro_f1"
+sampler = "random"
+[fixed]
+model = "some/model"
+epochs = 1
+[space]
+lr = { type = "float", low = 0.0001, high = 0.1, log = true }
+head = { type = "categorical", choices = ["cls", "entity"] }
+"""
+
+
+class FakeTrain:
+    """Publishes a run whose F1 is a known function of the options."""
+
+    def __init__(self, root: Path) -> None:
+        self.store = ArtifactStore(root)
+        self.calls: list[list[str]] = []
+
+    def __call__(self, argv: list[str]) -> int:
+        self.calls.append(argv)
+        lr = float(argv[argv.index("--lr") + 1])
+        head = argv[argv.index("--head") + 1]
+        with self.store.create("runs", argv[argv.index("--name") + 1], params={"lr": lr, "head": head}) as b:
+            (b.path / "metrics.json").write_text("{}")
+            b.metrics["micro_f1"] = 100 * lr + (5 if head == "entity" else 0)
+        return 0
+
+
+def test_sweep_runs_resumes_and_reports_best(tmp_path: Path) -> None:
+    sweep_file = tmp_path / "s.toml"
+    sweep_file.write_text(SWEEP)
+    spec = load_sweep(sweep_file)
+    fake = FakeTrain(tmp_path)
+    result = run_sweep(data="splits/latest", spec=spec, root=tmp_path, name="s", invoke=fake)
+    assert len(result.trials) == 3 and len(fake.calls) == 3
+    assert all(c[0] == "train" and c[1] == "splits/latest" and "--model" in c for c in fake.calls)
+    best = result.best
+    expected = max(100 * t.params["lr"] + (5 if t.params["head"] == "entity" else 0) for t in result.trials)
+    assert best is not None and best.value == pytest.approx(expected)
+    assert best.run and ArtifactStore(tmp_path).resolve(best.run).metrics["micro_f1"] == pytest.approx(expected)
+    # same command again: the study is complete, nothing runs; asking for 5 runs only 2 more
+    assert len(run_sweep(data="splits/latest", spec=spec, root=tmp_path, name="s", invoke=fake).trials) == 3
+    assert len(fake.calls) == 3
+    assert len(run_sweep(data="splits/latest", spec=spec, root=tmp_path, name="s", trials=5, invoke=fake).trials) == 5
+    assert len(fake.calls) == 5
+    assert (tmp_path / ".kre" / "sweeps" / "s.json").is_file()
+
+
+def test_failed_trial_is_recorded_not_fatal(tmp_path: Path) -> None:
+    sweep_file = tmp_path / "s.toml"
+    sweep_file.write_text(SWEEP)
+    fake = FakeTrain(tmp_path)
+    calls = {"n": 0}
+
+    def flaky(argv: list[str]) -> int:
+        calls["n"] += 1
+        return 1 if calls["n"] == 2 else fake(argv)
+
+    result = run_sweep(data="splits/latest", spec=load_sweep(sweep_file), root=tmp_path, name="f", invoke=flaky)
+    assert [t.state for t in result.trials].count("fail") == 1 and result.best is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[sweep]\ntrials = 2\n", "no \\[space\\]"),
+        ("[space]\nlr = { type = 'float', low = 1, high = 0 }\n", "low < high"),
+        ("[space]\nlr = { type = 'gauss' }\n", "needs type"),
+        ("[space]\nhead = { type = 'categorical', choices = [] }\n", "non-empty choices"),
+        ("[fixed]\nlr = 1\n[space]\nlr = { type = 'float', low = 0, high = 1 }\n", "both fixed and searched"),
+    ],
+)
+def test_bad_sweep_files(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_sweep(path)
