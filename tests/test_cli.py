@@ -32,7 +32,7 @@ def test_console_script_reports_errors_in_one_line(tmp_path) -> None:
     bad.write_text("id,text\n1,x\n")
     proc = subprocess.run([sys.executable, "-m", "kre", "split", str(bad), "--root", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 1
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert lines[0].startswith("Error: ") and str(bad) in lines[0] and "missing column" in lines[0]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and str(bad) in errors[0] and "missing column" in errors[0]
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "splits").exists() or not any(p.name[0].isdigit() for p in (tmp_path / "splits").iterdir())

@@ -1,15 +1,59 @@
-"""`kre split`: not built yet."""
+"""`kre split`: a fixed, stratified, sentence-group-aware train/valid split (and K folds)."""
 
 from __future__ import annotations
 
+from enum import Enum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ._common import cli_errors, not_built
+from ._common import ConfigOpt, LabelsOpt, RootOpt, SeedOpt, SlugOpt, cli_errors, load_config, merge_config
+
+
+class ConflictPolicy(str, Enum):
+    """What to do with rows that share sentence and entity pair but disagree on the label."""
+
+    keep_first = "keep-first"
+    drop_all = "drop-all"
 
 
 @cli_errors
-def split_cli(args: Annotated[list[str] | None, typer.Argument(help="Arguments (not used yet).")] = None) -> None:
-    """(Not built yet.)"""
-    not_built("split", "foundation")
+def split_cli(
+    ctx: typer.Context,
+    data: Annotated[Path, typer.Argument(help="Labeled data: competition CSV, KLUE-RE JSON or JSONL.", show_default=False)],
+    valid_size: Annotated[float, typer.Option("--valid-size", help="Share of rows for validation (0-1).")] = 0.1,
+    seed: SeedOpt = 42,
+    folds: Annotated[int, typer.Option("--folds", help="Also write folds.csv with K group-aware stratified folds (0: none).")] = 0,
+    dedupe: Annotated[bool, typer.Option("--dedupe", help="Drop exact duplicate rows and resolve conflicting labels.")] = False,
+    conflicts: Annotated[
+        ConflictPolicy, typer.Option("--conflicts", help="With --dedupe: keep the first of conflicting rows, or drop them all.")
+    ] = ConflictPolicy.keep_first,
+    labels: LabelsOpt = None,
+    root: RootOpt = Path("."),
+    name: SlugOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Split labeled data into train/valid, keeping every sentence on one side, stratified by label.
+
+    Writes splits/NNNN-<name>/ with train.csv, valid.csv, report.json, class_counts.png and,
+    with --folds K, folds.csv (id,fold) over all kept rows. Same data and seed: same files.
+    """
+    values = dict(
+        valid_size=valid_size, seed=seed, folds=folds, dedupe=dedupe, conflicts=conflicts, labels=labels, root=root, name=name
+    )
+    opts = merge_config(ctx, load_config(config), values)
+    from ..split import make_split, print_summary
+
+    artifact = make_split(
+        path=data,
+        root=Path(opts["root"]),
+        valid_size=float(opts["valid_size"]),
+        seed=int(opts["seed"]),
+        folds=int(opts["folds"]),
+        dedupe=bool(opts["dedupe"]),
+        conflicts=ConflictPolicy(opts["conflicts"]).value,
+        labels=opts["labels"],
+        name=opts["name"],
+    )
+    print_summary(artifact)
