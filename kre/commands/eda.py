@@ -1,15 +1,40 @@
-"""`kre eda`: not built yet."""
+"""`kre eda`: statistics, plots and a report of data files, as an `eda/` artifact."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ._common import cli_errors, not_built
+from ._common import LabelsOpt, RootOpt, SlugOpt, cli_errors
 
 
 @cli_errors
-def eda_cli(args: Annotated[list[str] | None, typer.Argument(help="Arguments (not used yet).")] = None) -> None:
-    """(Not built yet.)"""
-    not_built("eda", "foundation")
+def eda_cli(
+    data: Annotated[list[Path], typer.Argument(help="Data files (CSV, KLUE JSON, JSONL): e.g. train.csv test_data.csv.", show_default=False)],
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Tokenizer for lengths in tokens: a local model folder, tapt/<id>, or a hub id."),
+    ] = None,
+    labels: LabelsOpt = None,
+    root: RootOpt = Path("."),
+    name: SlugOpt = None,
+) -> None:
+    """Explore data files: labels, sources, entity types, lengths, duplicates, conflicts, overlap and shift.
+
+    Invalid rows are reported (file, row, field), not fatal. Writes eda/<NNNN>-<name>/ with report.md, stats.json and PNG plots.
+
+    Every other file is compared with the first labeled one: shared sentences and distribution shift.
+    """
+    from ..console import info, warn
+    from ..eda import run_eda
+    from ..eda.report import print_summary
+
+    artifact = run_eda(paths=data, root=root, labels=labels, model=model, name=name)
+    stats = json.loads(artifact.file("stats.json").read_text(encoding="utf-8"))
+    print_summary(stats, artifact.id)
+    if stats["totals"]["problems"]:
+        warn(f"{stats['totals']['problems']} invalid rows were left out of the statistics (listed in report.md)")
+    info(f"Wrote {artifact.path}")

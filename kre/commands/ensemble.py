@@ -1,15 +1,109 @@
-"""`kre ensemble`: not built yet."""
+"""`kre ensemble`: combine the probabilities of several runs or predictions."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
-from ._common import cli_errors, not_built
+from ._common import LabelsOpt, RootOpt, SeedOpt, SlugOpt, cli_errors
+from ._output import print_wide_table
+
+
+class MethodChoice(str, Enum):
+    soft = "soft"
+    weighted = "weighted"
+    hard = "hard"
+    rank = "rank"
 
 
 @cli_errors
-def ensemble_cli(args: Annotated[list[str] | None, typer.Argument(help="Arguments (not used yet).")] = None) -> None:
-    """(Not built yet.)"""
-    not_built("ensemble", "ensemble")
+def ensemble_cli(
+    members: Annotated[
+        list[str],
+        typer.Argument(
+            help="Members: probs.csv files, run / prediction folders, refs like runs/latest, or quoted globs ('runs/*/probs.csv').",
+            show_default=False,
+        ),
+    ],
+    method: Annotated[
+        MethodChoice | None,
+        typer.Option("--method", help="soft (mean), weighted, hard (majority vote) or rank (rank average). Default: weighted with --weights, else soft."),
+    ] = None,
+    weights: Annotated[
+        str | None,
+        typer.Option("--weights", help="Member weights for weighted voting, e.g. 0.5,0.3,0.2 (normalised), or 'auto' (fitted on valid_probs.csv, cross-validated)."),
+    ] = None,
+    force_weights: Annotated[
+        bool, typer.Option("--force-weights", help="Keep auto-fitted weights even when cross-validation shows no gain over equal weights.")
+    ] = False,
+    cv_folds: Annotated[int, typer.Option("--cv-folds", min=2, help="Folds of the cross-validation of --weights auto.")] = 5,
+    use_valid: Annotated[
+        bool, typer.Option("--valid/--no-valid", help="Use the members' valid_probs.csv for validation metrics (and --weights auto).")
+    ] = True,
+    root: RootOpt = Path("."),
+    name: SlugOpt = None,
+    labels: LabelsOpt = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Combine members' probabilities (soft / weighted / hard / rank voting) into ensembles/<NNNN>-<name>/.
+
+    Writes probs.csv (submission format) and weights.json; when every member has
+    valid_probs.csv also the ensemble's valid_probs.csv and validation metrics of
+    every member and of the ensemble.
+    """
+    from ..ensemble import run_ensemble
+    from ..ensemble.voting import parse_weights
+    from ..labels import LabelSet
+
+    chosen = method.value if method is not None else ("weighted" if weights is not None else "soft")
+    parsed: list[float] | str | None = None
+    if weights is not None:
+        parsed = "auto" if weights.strip().lower() == "auto" else parse_weights(weights)
+    artifact = run_ensemble(
+        members=members,
+        root=root,
+        method=chosen,
+        weights=parsed,
+        name=name,
+        seed=seed,
+        labels=LabelSet.load(labels) if labels is not None else None,
+        cv_folds=cv_folds,
+        force_weights=force_weights,
+        use_valid=use_valid,
+    )
+    _report(artifact)
+
+
+def _report(artifact: Any) -> None:
+    import json
+
+    from rich.markup import escape
+
+    from ..console import result
+
+    weights = json.loads(artifact.file("weights.json").read_text(encoding="utf-8"))
+    metrics = json.loads(artifact.file("metrics.json").read_text(encoding="utf-8")) if artifact.has("metrics.json") else None
+    rows = []
+    for m in weights["members"]:
+        s = (metrics or {}).get("members", {}).get(m["name"], {})
+        rows.append([escape(m["name"]), f"{m['weight']:.3f}", *(_num(s.get(k)) for k in ("micro_f1", "auprc", "accuracy"))])
+    if metrics is not None:
+        e = metrics["ensemble"]
+        label = "ensemble" + (" (in-sample weights)" if weights.get("cv") else "")
+        rows.append([f"[bold]{label}[/bold]", weights["method"], *(_num(e[k]) for k in ("micro_f1", "auprc", "accuracy"))])
+        if "cv" in metrics:
+            for key, text in (("fitted", "ensemble, fitted weights (CV)"), ("equal", "ensemble, equal weights (CV)")):
+                cvm = metrics["cv"][key]
+                rows.append([text, "", _num(cvm["micro_f1"]), _num(cvm["auprc"]), ""])
+    title = f"{artifact.id}: {weights['method']} voting, weights {weights['weights_source']}"
+    print_wide_table(title, ["member", "weight", "valid micro F1", "AUPRC", "accuracy"], rows)
+    if metrics is None:
+        result("No validation metrics: not every member has valid_probs.csv.")
+    result(str(artifact.path))
+
+
+def _num(value: Any) -> str:
+    return "" if value is None else f"{float(value):.2f}"

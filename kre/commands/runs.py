@@ -1,15 +1,84 @@
-"""`kre runs`: not built yet."""
+"""`kre runs`: a table of training runs, sortable and filterable, or the difference of two runs."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
-from ._common import cli_errors, not_built
+from ._common import RootOpt, cli_errors
+from ._output import emit_json, print_wide_table
 
 
 @cli_errors
-def runs_cli(args: Annotated[list[str] | None, typer.Argument(help="Arguments (not used yet).")] = None) -> None:
-    """(Not built yet.)"""
-    not_built("runs", "ensemble/runs/show")
+def runs_cli(
+    sort: Annotated[
+        str, typer.Option("--sort", help="Sort key: id, f1, auprc, accuracy, created, lr, batch, epochs, seed, duration, model ... (metrics best first).")
+    ] = "id",
+    reverse: Annotated[bool, typer.Option("--reverse", help="Reverse the sort order.")] = False,
+    filters: Annotated[
+        list[str] | None, typer.Option("--filter", help="Keep runs with KEY=VALUE, e.g. head=entity (repeatable).")
+    ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option("--where", help="Keep runs where KEY OP VALUE holds for any param/metric (=, !=, <, <=, >, >=), e.g. lr<=3e-5 (repeatable)."),
+    ] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Keep runs whose model contains this text.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Show at most this many runs.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout (nothing else is printed).")] = False,
+    diff: Annotated[
+        tuple[str, str] | None,
+        typer.Option("--diff", help="Show the parameters and metrics that differ between two runs (ids, folders or runs/NNNN).", show_default=False),
+    ] = None,
+    root: RootOpt = Path("."),
+) -> None:
+    """List the training runs under the artifact root: parameters, validation scores, duration."""
+    from ..fileio import dumps_json
+    from ..runs_table import COLUMNS, list_runs, run_row, table_rows
+
+    if diff is not None:
+        _show_diff(diff, root, as_json)
+        return
+    runs = list_runs(root, filters=filters or [], where=where or [], model=model, sort=sort, reverse=reverse)
+    if limit is not None:
+        runs = runs[:limit]
+    if as_json:
+        emit_json(dumps_json([run_row(r) for r in runs]))
+        return
+    from ..console import info
+
+    if not runs:
+        info(f"No runs under {root.resolve()}" + (" match the filters" if (filters or where or model) else ""))
+        return
+    print_wide_table(f"Runs under {root} ({len(runs)})", [header for _, header in COLUMNS], table_rows(runs), left=5)
+
+
+def _show_diff(pair: tuple[str, str], root: Path, as_json: bool) -> None:
+    from ..artifacts import ArtifactStore
+    from ..fileio import dumps_json
+    from ..runs_table import diff_runs
+
+    store = ArtifactStore(root)
+    bare = [("/" not in ref and not Path(ref).exists()) for ref in pair]
+    a, b = (store.resolve(ref, kind="runs" if is_bare else None, verify=False) for ref, is_bare in zip(pair, bare))
+    rows = diff_runs(a, b)
+    if as_json:
+        emit_json(dumps_json({"a": a.id, "b": b.id, "differences": rows}))
+        return
+    from ..console import result
+
+    if not rows:
+        result(f"{a.id} and {b.id} have the same parameters and metrics.")
+        return
+    print_wide_table(
+        f"{a.id} vs {b.id}", ["", "key", a.id, b.id], [[r["section"], r["key"], _cell(r["a"]), _cell(r["b"])] for r in rows], left=2
+    )
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
