@@ -103,12 +103,10 @@ def read_probs(path: str | Path, labels: LabelSet = DEFAULT_LABELS) -> ProbsTabl
             values = json.loads(row.get("probs") or "")
         except json.JSONDecodeError:
             raise DataError(path, "not a list of numbers", row=n, field="probs") from None
-        if not isinstance(values, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        if not isinstance(values, list):
             raise DataError(path, "not a list of numbers", row=n, field="probs")
         if len(values) != len(labels):
             raise DataError(path, f"has {len(values)} probabilities, expected {len(labels)}", row=n, field="probs")
-        if not all(math.isfinite(v) and v >= 0 for v in values):
-            raise DataError(path, "probabilities must be finite and non-negative", row=n, field="probs")
         if has_gold:
             g = (row.get("label") or "").strip()
             if g not in labels:
@@ -118,5 +116,12 @@ def read_probs(path: str | Path, labels: LabelSet = DEFAULT_LABELS) -> ProbsTabl
         rows.append(values)
     if not ids:
         raise DataError(path, "file has no rows")
-    probs = np.asarray(rows, dtype=np.float64)
+    numeric = all(type(v) in (int, float) for values in rows for v in values)  # no bools, strings, nulls
+    probs = np.asarray(rows, dtype=np.float64) if numeric else np.zeros((0, len(labels)))
+    if not numeric or not (np.isfinite(probs).all() and (probs >= 0).all()):
+        for n, values in enumerate(rows, start=1):  # find the first bad row for the message
+            if not all(type(v) in (int, float) for v in values):
+                raise DataError(path, "not a list of numbers", row=n, field="probs")
+            if not all(math.isfinite(v) and v >= 0 for v in values):
+                raise DataError(path, "probabilities must be finite and non-negative", row=n, field="probs")
     return ProbsTable(ids, probs, labels, gold if has_gold else None, path)
