@@ -117,3 +117,33 @@ def test_bad_pipeline_files(tmp_path: Path, text: str, message: str) -> None:
     pipe.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_pipeline(pipe)
+
+
+def test_real_phases_through_kre_run(tmp_path: Path, kre, train_csv: Path) -> None:
+    """eda + split through `kre run`; the second run skips both, a changed option reruns split only."""
+    pipe = tmp_path / "p.toml"
+    text = f"""
+[[step]]
+name = "eda"
+phase = "eda"
+args = ["{train_csv}"]
+
+[[step]]
+name = "split"
+phase = "split"
+args = ["{train_csv}"]
+[step.options]
+dedupe = true
+valid-size = 0.2
+"""
+    pipe.write_text(text)
+    root = tmp_path / "art"
+    out = kre("run", pipe, "--root", root, ok=True).output
+    assert "eda/0001" in out and "splits/0001" in out
+    assert (root / "splits").is_dir() and len(ArtifactStore(root).list("splits")) == 1
+    out = kre("run", pipe, "--root", root, ok=True).output
+    assert out.count("skipped") == 2
+    pipe.write_text(text.replace("valid-size = 0.2", "valid-size = 0.25"))
+    kre("run", pipe, "--root", root, ok=True)
+    assert len(ArtifactStore(root).list("splits")) == 2 and len(ArtifactStore(root).list("eda")) == 1
+    assert ArtifactStore(root).resolve("splits/latest").params["valid_size"] == 0.25
