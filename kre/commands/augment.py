@@ -1,15 +1,137 @@
-"""`kre augment`: not built yet."""
+"""`kre augment`: more training rows (back-translation, entity swap, AEDA) and undersampling."""
 
 from __future__ import annotations
 
+from enum import Enum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ._common import cli_errors, not_built
+from ._common import ConfigOpt, LabelsOpt, RootOpt, SeedOpt, SlugOpt, cli_errors, load_config, merge_config
+
+
+class Method(str, Enum):
+    backtranslate = "backtranslate"
+    entity_swap = "entity-swap"
+    aeda = "aeda"
+    undersample = "undersample"
+
+
+class TranslatorName(str, Enum):
+    google = "google"
+    mymemory = "mymemory"
+
+
+class SwapRole(str, Enum):
+    either = "either"
+    subject = "subject"
+    object = "object"
+
+
+def _value(v: object) -> object:
+    return v.value if isinstance(v, Enum) else v
+
+
+def _split_labels(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    return [p.strip() for v in values for p in str(v).split(",") if p.strip()]
 
 
 @cli_errors
-def augment_cli(args: Annotated[list[str] | None, typer.Argument(help="Arguments (not used yet).")] = None) -> None:
-    """(Not built yet.)"""
-    not_built("augment", "augment/tapt")
+def augment_cli(
+    ctx: typer.Context,
+    split: Annotated[str, typer.Argument(help="A splits/ or augments/ artifact: folder, splits/latest, splits/NNNN.")],
+    method: Annotated[
+        list[Method] | None,
+        typer.Option("--method", "-m", help="Method to apply; repeat to combine (backtranslate, entity-swap, aeda, undersample)."),
+    ] = None,
+    only_labels: Annotated[
+        list[str] | None, typer.Option("--only-labels", help="Augment only rows with these labels (repeat or comma-separate).")
+    ] = None,
+    max_per_label: Annotated[int | None, typer.Option("--max-per-label", help="At most this many new rows per label.", min=1)] = None,
+    n_per_example: Annotated[int, typer.Option("--n-per-example", help="New rows per original row (entity-swap, aeda).", min=1)] = 1,
+    translator: Annotated[TranslatorName, typer.Option("--translator", help="Translation service (no API key needed).")] = TranslatorName.google,
+    pivot: Annotated[list[str] | None, typer.Option("--pivot", help="Pivot language(s) for back-translation (default en).")] = None,
+    source_lang: Annotated[str, typer.Option("--source-lang", help="Language of the data.")] = "ko",
+    min_similarity: Annotated[float, typer.Option("--min-similarity", help="Keep round trips with cosine >= this.")] = 0.9,
+    embedder: Annotated[str | None, typer.Option("--embedder", help="Sentence-embedding model folder or hub id for the similarity filter.")] = None,
+    cache: Annotated[
+        Path | None, typer.Option("--cache", help="SQLite translation cache (default $KRE_CACHE or ~/.cache/kre/translations.sqlite).", dir_okay=False)
+    ] = None,
+    max_tries: Annotated[int, typer.Option("--max-tries", help="Tries per translation on rate limits / network errors.", min=1)] = 5,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Texts per translation batch (each batch is committed to the cache).", min=1)] = 32,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds before one translation request counts as failed.")] = 30.0,
+    swap_role: Annotated[SwapRole, typer.Option("--swap-role", help="Which entity entity-swap replaces.")] = SwapRole.either,
+    aeda_ratio: Annotated[float, typer.Option("--aeda-ratio", help="AEDA inserts 1..ratio*words punctuation marks.", min=0.0, max=1.0)] = 0.3,
+    undersample_label: Annotated[str, typer.Option("--undersample-label", help="Label that undersample caps.")] = "no_relation",
+    max_count: Annotated[int | None, typer.Option("--max-count", help="undersample: keep at most this many rows of the label.", min=0)] = None,
+    max_ratio: Annotated[float | None, typer.Option("--max-ratio", help="undersample: the label's largest share of the resulting train.csv (0-1).")] = None,
+    seed: SeedOpt = 42,
+    root: RootOpt = Path("."),
+    labels: LabelsOpt = None,
+    name: SlugOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Augment the training rows of a split and write augments/<id>/ (valid.csv is copied untouched).
+
+    Methods combine: `kre augment splits/latest -m entity-swap -m aeda -m undersample --max-ratio 0.2`.
+    Back-translation (`-m backtranslate --embedder MODEL`) protects both entities, keeps round trips
+    with cosine similarity >= --min-similarity, and caches every translation so a re-run resumes.
+    """
+    from .. import console
+    from ..augment import run_augment
+    from ..labels import LabelSet
+
+    values = dict(
+        method=method, only_labels=only_labels, max_per_label=max_per_label, n_per_example=n_per_example,
+        translator=translator, pivot=pivot, source_lang=source_lang, min_similarity=min_similarity, embedder=embedder,
+        cache=cache, max_tries=max_tries, batch_size=batch_size, timeout=timeout, swap_role=swap_role,
+        aeda_ratio=aeda_ratio, undersample_label=undersample_label, max_count=max_count, max_ratio=max_ratio,
+        seed=seed, root=root, labels=labels, name=name,
+    )  # fmt: skip
+    v = merge_config(ctx, load_config(config), values)
+    methods = [str(_value(m)) for m in (v["method"] or [])]
+    label_set = LabelSet.load(v["labels"]) if v["labels"] else None
+    artifact = run_augment(
+        split=split,
+        root=Path(v["root"]),
+        methods=methods,
+        seed=int(v["seed"]),
+        only_labels=_split_labels(v["only_labels"]),
+        max_per_label=v["max_per_label"],
+        n_per_example=int(v["n_per_example"]),
+        labels=label_set,
+        slug=v["name"],
+        translator_name=str(_value(v["translator"])),
+        pivots=list(v["pivot"] or ["en"]),
+        source_lang=v["source_lang"],
+        min_similarity=float(v["min_similarity"]),
+        embedder=v["embedder"],
+        cache=Path(v["cache"]) if v["cache"] else None,
+        max_tries=int(v["max_tries"]),
+        batch_size=int(v["batch_size"]),
+        timeout=float(v["timeout"]) if v["timeout"] and float(v["timeout"]) > 0 else None,
+        swap_role=str(_value(v["swap_role"])),
+        aeda_ratio=float(v["aeda_ratio"]),
+        undersample_label=v["undersample_label"],
+        max_count=v["max_count"],
+        max_ratio=v["max_ratio"],
+    )
+    import json
+
+    report = json.loads(artifact.file("report.json").read_text(encoding="utf-8"))
+    rows = [
+        (m, r["tried"], r["kept"], r["dropped_total"], ", ".join(f"{k} {n}" for k, n in r["dropped"].items()) or "-")
+        for m in artifact.params["methods"]
+        for r in [report["methods"][m]]
+    ]
+    console.print_table(f"Augmented {report['input']}", ["method", "tried", "kept", "dropped", "why"], rows)
+    r = report["rows"]
+    console.result(
+        f"{artifact.id}: {r['total']} training rows ({r['original']} original, {r['removed']} removed, {r['new']} new) "
+        f"in {report['duration_s']:.1f}s"
+    )
+    if report.get("interrupted"):
+        console.warn(f"back-translation was cut short: {report['interrupted']} (see report.json)")

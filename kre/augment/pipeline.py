@@ -1,0 +1,449 @@
+"""`run_augment`: read a split, apply the chosen methods, validate every row, publish `augments/<id>/`."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from .. import console
+from ..artifacts import Artifact, ArtifactStore
+from ..data import Example, read_dataset, write_csv
+from ..errors import ConfigError, KreError
+from ..fileio import write_json
+from ..labels import DEFAULT_LABELS, LabelSet
+from . import aeda as aeda_mod
+from . import backtranslate as bt_mod
+from . import swap as swap_mod
+from . import undersample as us_mod
+from .cache import CachedTranslator, TranslationCache
+from .common import AUG_METHOD, AUG_PARENT, MethodStats, row_problem
+from .embedders import Embedder, SentenceTransformerEmbedder
+from .translators import TRANSLATORS, TranslationError, Translator, make_translator
+
+METHODS = (bt_mod.METHOD, swap_mod.METHOD, aeda_mod.METHOD, us_mod.METHOD)
+INPUT_KINDS = ("splits", "augments")
+_CHUNK = 1000
+
+
+def _check_options(
+    methods: Sequence[str],
+    labels: LabelSet,
+    only_labels: Sequence[str] | None,
+    max_per_label: int | None,
+    n_per_example: int,
+    min_similarity: float,
+    pivots: Sequence[str],
+    undersample_label: str,
+) -> list[str]:
+    methods = list(dict.fromkeys(methods))
+    if not methods:
+        raise ConfigError("no augmentation method given", hint=f"use --method with one of: {', '.join(METHODS)}")
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ConfigError(f"unknown method(s): {', '.join(unknown)}", hint=f"methods: {', '.join(METHODS)}")
+    bad = [lab for lab in only_labels or () if lab not in labels]
+    if bad:
+        raise ConfigError(f"--only-labels: unknown label(s): {', '.join(bad)}", hint="labels are KLUE names such as per:origin")
+    if max_per_label is not None and max_per_label < 1:
+        raise ConfigError("--max-per-label must be at least 1")
+    if n_per_example < 1:
+        raise ConfigError("--n-per-example must be at least 1")
+    if not -1 <= min_similarity <= 1:
+        raise ConfigError("--min-similarity must be between -1 and 1")
+    if bt_mod.METHOD in methods and not pivots:
+        raise ConfigError("backtranslate needs at least one --pivot language")
+    if us_mod.METHOD in methods and undersample_label not in labels:
+        raise ConfigError(f"--undersample-label: unknown label '{undersample_label}'")
+    return methods
+
+
+def _limit_parents(parents: list[Example], max_per_label: int | None, seed: int) -> list[Example]:
+    """At most `max_per_label` parents per label (a seeded choice), order kept."""
+    if max_per_label is None:
+        return parents
+    by_label: dict[str | None, list[int]] = {}
+    for i, ex in enumerate(parents):
+        by_label.setdefault(ex.label, []).append(i)
+    keep: set[int] = set()
+    for label, idx in by_label.items():
+        keep.update(idx if len(idx) <= max_per_label else random.Random(f"{seed}:parents:{label}").sample(idx, max_per_label))
+    return [ex for i, ex in enumerate(parents) if i in keep]
+
+
+def _cap_new_rows(new: list[Example], max_per_label: int | None, seed: int, stats: dict[str, MethodStats]) -> list[Example]:
+    """At most `max_per_label` new rows per label over all methods (a seeded choice), order kept."""
+    if max_per_label is None:
+        return new
+    by_label: dict[str | None, list[int]] = {}
+    for i, ex in enumerate(new):
+        by_label.setdefault(ex.label, []).append(i)
+    keep: set[int] = set()
+    for label, idx in by_label.items():
+        chosen = idx if len(idx) <= max_per_label else random.Random(f"{seed}:cap:{label}").sample(idx, max_per_label)
+        keep.update(chosen)
+    for i, ex in enumerate(new):
+        if i not in keep:
+            stats[ex.extra[AUG_METHOD]].drop("over_max_per_label")
+    return [ex for i, ex in enumerate(new) if i in keep]
+
+
+def _accept(
+    candidates: list[Example],
+    stats: MethodStats,
+    labels: LabelSet,
+    seen_keys: set[tuple],
+    seen_ids: set[str],
+) -> list[Example]:
+    """Candidates that are valid rows and not duplicates of a row already present; unique ids."""
+    out = []
+    for ex in candidates:
+        problem = row_problem(ex, labels)
+        if problem is not None:
+            stats.drop(f"invalid_{problem}")
+            continue
+        key = ex.input_key()
+        if key in seen_keys:
+            stats.drop("duplicate")
+            continue
+        seen_keys.add(key)
+        new_id, n = ex.id, 1
+        while new_id in seen_ids:
+            n += 1
+            new_id = f"{ex.id}.{n}"
+        seen_ids.add(new_id)
+        out.append(ex if new_id == ex.id else replace(ex, id=new_id))
+    return out
+
+
+def _status(stats: MethodStats, extra: str = "") -> str:
+    return f"new {stats.kept if stats.kept else '-'} · dropped {sum(stats.dropped.values())}{extra}"
+
+
+def _run_local_method(
+    method: str,
+    parents: list[Example],
+    stats: MethodStats,
+    *,
+    all_rows: list[Example],
+    n_per_example: int,
+    seed: int,
+    swap_role: str,
+    aeda_ratio: float,
+) -> list[Example]:
+    """entity-swap or aeda over the parents, chunked for the progress bar."""
+    pools = swap_mod.build_pools(all_rows) if method == swap_mod.METHOD else {}
+    out: list[Example] = []
+    with console.progress(method, total=len(parents)) as task:
+        for i in range(0, len(parents), _CHUNK):
+            chunk = parents[i : i + _CHUNK]
+            if method == swap_mod.METHOD:
+                out += swap_mod.entity_swap(chunk, pools=pools, n_per_example=n_per_example, seed=seed, role=swap_role, stats=stats)
+            else:
+                out += aeda_mod.aeda(chunk, n_per_example=n_per_example, seed=seed, ratio=aeda_ratio, stats=stats)
+            task.advance(len(chunk))
+            task.status(f"candidates {len(out)} · dropped {sum(stats.dropped.values())}")
+    return out
+
+
+def run_augment(
+    *,
+    split: str | Path,
+    root: str | Path = ".",
+    methods: Sequence[str],
+    seed: int = 42,
+    only_labels: Sequence[str] | None = None,
+    max_per_label: int | None = None,
+    n_per_example: int = 1,
+    labels: LabelSet | None = None,
+    slug: str | None = None,
+    translator: Translator | None = None,
+    translator_name: str = "google",
+    pivots: Sequence[str] = ("en",),
+    source_lang: str = "ko",
+    min_similarity: float = 0.9,
+    embedder: Embedder | str | Path | None = None,
+    cache: str | Path | None = None,
+    max_tries: int = 5,
+    batch_size: int = 32,
+    timeout: float | None = 30.0,
+    swap_role: str = "either",
+    aeda_ratio: float = 0.3,
+    undersample_label: str = "no_relation",
+    max_count: int | None = None,
+    max_ratio: float | None = None,
+) -> Artifact:
+    """Augment the training rows of a `splits/` (or `augments/`) artifact and publish `augments/<id>/`.
+
+    Methods run in the order given, each on the original rows (after `undersample`, which
+    only removes rows); new rows that duplicate an existing row are dropped. Validation
+    rows are never touched: valid.csv (and folds.csv) are copied byte for byte.
+
+    Args:
+        split: artifact reference (folder, `splits/latest`, `augments/NNNN`, ...).
+        methods: any of backtranslate, entity-swap, aeda, undersample.
+        only_labels: only rows with these labels are augmented.
+        max_per_label: at most this many new rows per label (over all methods).
+        n_per_example: new rows per original row for entity-swap and aeda.
+        translator: a `Translator` (default: the deep-translator service `translator_name`);
+            it is always used through the SQLite cache at `cache` (default: user cache dir).
+        embedder: an `Embedder`, or the name/folder of a sentence-transformers model.
+    Raises:
+        KreError: bad options, a bad input artifact or file (nothing is published).
+    """
+    started = time.perf_counter()
+    labels = labels or DEFAULT_LABELS
+    methods = _check_options(methods, labels, only_labels, max_per_label, n_per_example, min_similarity, pivots, undersample_label)
+    if us_mod.METHOD in methods:
+        us_mod.cap_for(0, 0, max_count=max_count, max_ratio=max_ratio)  # option check before any work
+    store = ArtifactStore(root)
+    source_art = store.resolve(split)
+    if source_art.kind not in INPUT_KINDS:
+        raise ConfigError(f"{source_art.path}: is a '{source_art.kind}' artifact; augment needs a splits/ or augments/ artifact")
+    train_path, valid_path = source_art.file("train.csv"), source_art.file("valid.csv")
+    originals = read_dataset(train_path, labels=labels, strict=True, require_labels=True).examples
+    originals = [
+        replace(e, extra={**e.extra, AUG_METHOD: e.extra.get(AUG_METHOD, ""), AUG_PARENT: e.extra.get(AUG_PARENT, "")})
+        for e in originals
+    ]
+    console.info(f"Read {len(originals)} training rows from {source_art.id}")
+
+    stats: dict[str, MethodStats] = {m: MethodStats() for m in methods}
+    rows = originals
+    if us_mod.METHOD in methods:
+        t0 = time.perf_counter()
+        rows = us_mod.undersample(
+            rows, label=undersample_label, max_count=max_count, max_ratio=max_ratio, seed=seed, stats=stats[us_mod.METHOD]
+        )
+        stats[us_mod.METHOD].seconds = time.perf_counter() - t0
+
+    wanted = set(only_labels) if only_labels else None
+    parents = [e for e in rows if wanted is None or e.label in wanted]
+    parents = _limit_parents(parents, max_per_label, seed)
+    seen_keys = {e.input_key() for e in rows}
+    seen_ids = {e.id for e in rows}
+    new_rows: list[Example] = []
+    scores: list[float] = []
+    bt_report: dict[str, Any] = {}
+    interrupted: str | None = None
+
+    for method in methods:
+        if method == us_mod.METHOD:
+            continue
+        t0 = time.perf_counter()
+        st = stats[method]
+        if method == bt_mod.METHOD:
+            out, scores, bt_report, interrupted = _run_backtranslate(
+                parents,
+                st,
+                translator=translator,
+                translator_name=translator_name,
+                pivots=pivots,
+                source_lang=source_lang,
+                min_similarity=min_similarity,
+                embedder=embedder,
+                cache=cache,
+                max_tries=max_tries,
+                batch_size=batch_size,
+                timeout=timeout,
+            )
+        else:
+            out = _run_local_method(
+                method, parents, st, all_rows=rows, n_per_example=n_per_example, seed=seed, swap_role=swap_role, aeda_ratio=aeda_ratio
+            )
+        accepted = _accept(out, st, labels, seen_keys, seen_ids)
+        new_rows += accepted
+        st.seconds = time.perf_counter() - t0
+    new_rows = _cap_new_rows(new_rows, max_per_label, seed, stats)
+    for method, st in stats.items():
+        if method != us_mod.METHOD:
+            st.kept = sum(1 for e in new_rows if e.extra[AUG_METHOD] == method)
+
+    final = rows + new_rows
+    for ex in final:  # every output row must be valid; a failure here is a bug, not bad input
+        problem = row_problem(ex, labels)
+        if problem is not None:
+            raise KreError(f"internal error: augmented row {ex.id} is invalid ({problem})", hint="please report this")
+    if len({ex.id for ex in final}) != len(final):
+        raise KreError("internal error: augmented rows with duplicate ids", hint="please report this")
+
+    report = _report(source_art, originals, rows, new_rows, stats, methods, scores, min_similarity, bt_report, interrupted)
+    params = {
+        "methods": methods,
+        "seed": seed,
+        "only_labels": sorted(wanted) if wanted else None,
+        "max_per_label": max_per_label,
+        "n_per_example": n_per_example,
+    }
+    if bt_mod.METHOD in methods:
+        params.update(
+            translator=bt_report.get("translator"),
+            pivots=list(pivots),
+            source_lang=source_lang,
+            min_similarity=min_similarity,
+            embedder=bt_report.get("embedder"),
+        )
+    if swap_mod.METHOD in methods:
+        params["swap_role"] = swap_role
+    if aeda_mod.METHOD in methods:
+        params["aeda_ratio"] = aeda_ratio
+    if us_mod.METHOD in methods:
+        params.update(undersample_label=undersample_label, max_count=max_count, max_ratio=max_ratio)
+
+    extra_columns = [k for k in dict.fromkeys(k for e in final for k in e.extra) if k not in (AUG_METHOD, AUG_PARENT)]
+    extra_columns += [AUG_METHOD, AUG_PARENT]
+    from .plots import plot_summary
+
+    with store.create("augments", slug or "-".join(methods), params=params, seed=seed) as b:
+        b.add_input_artifact(source_art, "split")
+        out_train = b.path / "train.csv"
+        write_csv(out_train, final, extra_columns=extra_columns)
+        shutil.copyfile(valid_path, b.path / "valid.csv")
+        if source_art.has("folds.csv"):
+            shutil.copyfile(source_art.file("folds.csv"), b.path / "folds.csv")
+        report["duration_s"] = round(time.perf_counter() - started, 3)
+        write_json(b.path / "report.json", report)
+        plot_summary(b.path / "similarity.png", scores=scores, threshold=min_similarity if scores else None, stats=stats)
+        b.metrics.update(rows_original=len(originals), rows_new=len(new_rows), rows_total=len(final))
+        b.metrics.update({f"kept_{m}": st.kept for m, st in stats.items()})
+        b.info["duration_s"] = report["duration_s"]
+        if interrupted:
+            b.info["interrupted"] = interrupted
+    artifact = b.published
+    assert artifact is not None
+    return artifact
+
+
+def _run_backtranslate(
+    parents: list[Example],
+    stats: MethodStats,
+    *,
+    translator: Translator | None,
+    translator_name: str,
+    pivots: Sequence[str],
+    source_lang: str,
+    min_similarity: float,
+    embedder: Embedder | str | Path | None,
+    cache: str | Path | None,
+    max_tries: int,
+    batch_size: int,
+    timeout: float | None,
+) -> tuple[list[Example], list[float], dict[str, Any], str | None]:
+    """Back-translate through the cache; returns rows, scores, report section and interruption reason."""
+    if embedder is None and min_similarity > 0:
+        raise ConfigError(
+            "backtranslate needs --embedder to filter by similarity",
+            hint="give a sentence-transformers model folder, or --min-similarity 0 to keep every round trip",
+        )
+    if isinstance(embedder, (str, Path)):
+        embedder = SentenceTransformerEmbedder(embedder)
+    if translator is None:
+        if translator_name not in TRANSLATORS:
+            raise ConfigError(f"unknown translator '{translator_name}'", hint=f"choose one of: {', '.join(TRANSLATORS)}")
+        translator = make_translator(translator_name, max_tries=max_tries, timeout=timeout)
+    store = TranslationCache(cache)
+    cached = translator if isinstance(translator, CachedTranslator) else CachedTranslator(translator, store, batch_size=batch_size)
+    cached_before = len(cached.cache)
+    total = len(parents) * len(pivots)
+    with console.progress(f"backtranslate ({'/'.join(pivots)})", total=total) as task:
+        last = [0]
+
+        def on_progress(done_rows: int, st: MethodStats) -> None:
+            task.advance(done_rows - last[0])
+            last[0] = done_rows
+            task.status(f"asked {cached.misses} · from cache {cached.hits} · dropped {sum(st.dropped.values())}")
+
+        result = bt_mod.backtranslate(
+            parents,
+            translator=cached,
+            embedder=embedder,
+            pivots=pivots,
+            source=source_lang,
+            min_similarity=min_similarity,
+            batch_size=batch_size,
+            stats=stats,
+            on_progress=on_progress,
+        )
+    cache_size = len(cached.cache)
+    report: dict[str, Any] = {
+        "translator": cached.name,
+        "pivots": list(pivots),
+        "embedder": getattr(embedder, "name", None),
+        "cache": str(cached.cache.path),
+        "cache_hits": cached.hits,
+        "translator_calls": cached.calls,
+        "translations_requested": cached.misses,
+        "translations_stored": cached.stored,
+        "cache_size_before": cached_before,
+        "cache_size_after": cache_size,
+        "rows_translated": result.rows_translated,
+        "interrupted": result.interrupted,
+    }
+    if result.interrupted:
+        if result.rows_translated == 0 and parents:
+            raise TranslationError(
+                f"back-translation stopped before any row was translated: {result.interrupted}",
+                hint=f"nothing was published; the cache ({cached.cache.path}, {cache_size} translations) is kept, "
+                "re-run when the translator is reachable",
+                transient=True,
+            )
+        console.warn(
+            f"translator lost mid-run ({result.interrupted}); stopped asking and finished with the "
+            f"{result.rows_translated} rows translated so far; {cache_size} translations are cached in {cached.cache.path} "
+            "and a re-run resumes from there"
+        )
+    store.close()
+    return result.examples, result.scores, report, result.interrupted
+
+
+def _report(
+    source_art: Artifact,
+    originals: list[Example],
+    rows: list[Example],
+    new_rows: list[Example],
+    stats: dict[str, MethodStats],
+    methods: list[str],
+    scores: list[float],
+    min_similarity: float,
+    bt_report: dict[str, Any],
+    interrupted: str | None,
+) -> dict[str, Any]:
+    before = Counter(e.label for e in originals)
+    after_us = Counter(e.label for e in rows)
+    added = Counter(e.label for e in new_rows)
+    labels_seen = sorted(set(before) | set(added), key=str)
+    report: dict[str, Any] = {
+        "input": source_art.id,
+        "methods": {m: stats[m].to_json() for m in methods},
+        "rows": {
+            "original": len(originals),
+            "removed": len(originals) - len(rows),
+            "new": len(new_rows),
+            "total": len(rows) + len(new_rows),
+        },
+        "per_label": {
+            str(lab): {"original": before[lab], "kept_original": after_us[lab], "new": added[lab], "total": after_us[lab] + added[lab]}
+            for lab in labels_seen
+        },
+        "interrupted": interrupted,
+    }
+    if bt_report:
+        report["backtranslate"] = bt_report
+    if scores:
+        import numpy as np
+
+        arr = np.asarray(scores)
+        report["similarity"] = {
+            "n": int(arr.size),
+            "threshold": min_similarity,
+            "kept": int((arr >= min_similarity).sum()),
+            "mean": float(arr.mean()),
+            "min": float(arr.min()),
+            "quantiles": {str(q): float(np.quantile(arr, q)) for q in (0.1, 0.25, 0.5, 0.75, 0.9)},
+        }
+    return report
