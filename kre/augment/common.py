@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..data import Entity, Example
+from ..korean import fix_particle
 from ..labels import OBJECT_TYPES, SUBJECT_TYPES, LabelSet
 
 AUG_METHOD = "aug_method"
@@ -65,12 +66,17 @@ def entities_overlap(example: Example) -> bool:
 def replace_entity(example: Example, role: str, word: str) -> tuple[str, Entity, Entity]:
     """Sentence and entities after replacing the subject or object span with `word`.
 
+    A particle right after the span is switched to the form the new word needs (은/는, 이/가 ...).
+
     The entities must not overlap. The other entity shifts when it comes after the span.
     """
     target = example.subject if role == "subject" else example.object
     other = example.object if role == "subject" else example.subject
-    sentence = example.sentence[: target.start] + word + example.sentence[target.end + 1 :]
-    delta = len(word) - len(target.word)
+    rest = example.sentence[target.end + 1 :]
+    if other.start != target.end + 1:  # a particle right after the word follows its final consonant
+        rest = fix_particle(word, rest)
+    sentence = example.sentence[: target.start] + word + rest
+    delta = len(sentence) - len(example.sentence)
     new_target = replace(target, word=word, end=target.start + len(word) - 1)
     new_other = other.shifted(delta) if other.start > target.end else other
     if role == "subject":

@@ -33,6 +33,7 @@ from enum import Enum
 from typing import Any
 
 from ..errors import ConfigError
+from ..korean import particle_for
 from ..labels import OBJECT_TYPES, SUBJECT_TYPES
 
 #: Every entity type a marker token exists for (subjects and objects alike).
@@ -158,14 +159,6 @@ def _mask_token(role: str, etype: str) -> str:
     return f"[{'SUBJ' if role == 'S' else 'OBJ'}-{_tag(etype)}]"
 
 
-def _with_particle(word: str, with_final: str, without_final: str) -> str:
-    """Korean particle choice after `word` (과/와): by the final consonant of a Hangul syllable."""
-    last = word[-1:] if word else ""
-    if "가" <= last <= "힣":
-        return with_final if (ord(last) - 0xAC00) % 28 else without_final
-    return without_final
-
-
 @dataclass(frozen=True)
 class Rendered:
     """One example as text: segments, which one holds the sentence, and entity character spans.
@@ -234,7 +227,7 @@ def query_text(subject: Any, obj: Any, config: TemplateConfig) -> str:
         return f"{s}와 {o}의 관계"
     marks_s = _marks(marker, "S", subject.type, words)
     marks_o = _marks(marker, "O", obj.type, words)
-    particle = _with_particle(subject.word, "과", "와")
+    particle = particle_for(subject.word, "과", "와")
     if marker in (Marker.typed_marker.value, Marker.typed_marker_punct.value):
         assert marks_s and marks_o
         return f"{marks_s[0]}{subject.word}{marks_s[1]}{particle} {marks_o[0]}{obj.word}{marks_o[1]}의 관계"
