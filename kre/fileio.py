@@ -94,3 +94,18 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     """Write a text file atomically."""
     with atomic_open(path, "w") as fh:
         fh.write(text)
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML file; a missing or malformed file is a one-line ConfigError."""
+    import tomllib
+
+    from .errors import ConfigError
+
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None

@@ -25,7 +25,6 @@ it, because their inputs (its new artifact) changed.
 from __future__ import annotations
 
 import json
-import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,7 @@ from typing import Any
 
 from .artifacts import KINDS, ArtifactStore, load_artifact
 from .errors import ArtifactError, ConfigError
-from .fileio import dumps_json, hash_tree, sha256_file, sha256_text, tree_digest, write_json
+from .fileio import dumps_json, hash_tree, read_toml, sha256_file, sha256_text, tree_digest, write_json
 from .invoke import PHASE_KINDS, Invoker, run_phase
 
 __all__ = ["PHASE_KINDS", "Pipeline", "Step", "StepResult", "load_pipeline", "run_pipeline"]
@@ -75,12 +74,7 @@ class StepResult:
 def load_pipeline(path: str | Path, root: str | Path | None = None) -> Pipeline:
     """Parse and check a pipeline file (TOML)."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    data = read_toml(path)
     raw_steps = data.get("step")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise ConfigError(f"{path}: no [[step]] tables", hint="see `kre run --help` for the file format")

@@ -20,14 +20,13 @@ resumes where it stopped: finished trials are kept and only the missing ones run
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .artifacts import ArtifactStore
 from .errors import ConfigError, KreError
-from .fileio import write_json
+from .fileio import read_toml, write_json
 from .invoke import Invoker, run_phase
 
 _TYPES = ("float", "int", "categorical")
@@ -69,12 +68,7 @@ class SweepResult:
 def load_sweep(path: str | Path) -> SweepSpec:
     """Parse and check a sweep file."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    data = read_toml(path)
     head = data.get("sweep", {})
     space = data.get("space")
     if not isinstance(space, dict) or not space:
