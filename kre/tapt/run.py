@@ -1,0 +1,297 @@
+"""`run_tapt`: collect texts, get a tokenizer + masked LM, train, publish a `tapt/` artifact."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..artifacts import Artifact, ArtifactStore, slugify
+from ..console import debug, info, warn
+from ..errors import ConfigError, DataError
+from ..fileio import dumps_json, hash_tree, sha256_text, tree_digest, write_json
+from .masking import MaskCollator, encode_texts
+from .model import build_scratch_model, load_base_model, max_positions, train_tokenizer
+from .plot import plot_loss_curve
+from .texts import collect_texts, source_summary
+from .train import CHECKPOINT, TrainConfig, autocast_dtype, has_checkpoint, heldout_loss, pick_device, train_mlm
+
+MIN_TEXTS = 10
+METRICS_FILE = "tapt_metrics.json"
+CURVE_FILE = "loss_curve.png"
+DEFAULT_LR_SCRATCH = 1e-3
+DEFAULT_LR_PRETRAINED = 1e-4
+#: Training-time budget (minutes) of a --from-scratch run when none is given: one epoch of
+#: KLUE-RE train+test texts does not fit a few minutes on a busy 2-core CPU.
+DEFAULT_SCRATCH_BUDGET_MIN = 10.0
+
+
+def heldout_split(n: int, seed: int) -> tuple[list[int], list[int]]:
+    """(train indices, held-out indices): ~2% of the texts, at least min(64, n/5), at most 512."""
+    k = min(512, max(min(64, n // 5), n // 50))
+    order = np.random.default_rng([seed, 3]).permutation(n)
+    held = sorted(order[:k].tolist())
+    held_set = set(held)
+    return [i for i in range(n) if i not in held_set], held
+
+
+def _save_quietly(model: Any, tokenizer: Any, folder: Path) -> None:
+    """save_pretrained without transformers' own progress bars."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+def choose_threads(threads: int | None, device: str) -> int | None:
+    """CPU threads for torch: `threads`, or None for torch's default.
+
+    The default does not follow the machine's load, so the same command gives the same
+    numbers; on a shared, busy machine `--threads 1` can be several times faster.
+    """
+    if device != "cpu" or threads is None:
+        return None
+    if threads < 1:
+        raise ConfigError(f"--threads {threads} must be at least 1")
+    return threads
+
+
+def _check_options(*, model: str | None, from_scratch: bool, epochs: float, mlm_probability: float, max_length: int,
+                   batch_size: int, lr: float | None, max_steps: int | None,
+                   time_budget: float | None) -> None:
+    if from_scratch and model:
+        raise ConfigError("give either --model or --from-scratch, not both")
+    if not from_scratch and not model:
+        raise ConfigError("no model given", hint="pass --model NAME_OR_PATH (or tapt/<id>), or --from-scratch for a new small model")
+    if not 0 < mlm_probability < 1:
+        raise ConfigError(f"--mlm-probability {mlm_probability} must be between 0 and 1", hint="0.15 is the usual value")
+    if epochs <= 0:
+        raise ConfigError(f"--epochs {epochs} must be positive")
+    if max_length < 8:
+        raise ConfigError(f"--max-length {max_length} is too small (at least 8)")
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size {batch_size} must be at least 1")
+    if lr is not None and lr <= 0:
+        raise ConfigError(f"--lr {lr} must be positive")
+    if time_budget is not None and time_budget < 0:
+        raise ConfigError(f"--time-budget {time_budget} must not be negative (0 means no limit)")
+    if max_steps is not None and max_steps < 1:
+        raise ConfigError(f"--max-steps {max_steps} must be at least 1")
+
+
+def run_tapt(
+    *,
+    sources: Sequence[str | Path],
+    root: str | Path = ".",
+    model: str | None = None,
+    from_scratch: bool = False,
+    extra: Iterable[str | Path] = (),
+    include_valid: bool = False,
+    epochs: float = 1,
+    mlm_probability: float = 0.15,
+    whole_word: bool = True,
+    max_length: int = 128,
+    batch_size: int = 32,
+    lr: float | None = None,
+    vocab_size: int = 8000,
+    layers: int = 4,
+    hidden: int = 256,
+    heads: int = 4,
+    fp16: bool = False,
+    bf16: bool = False,
+    seed: int = 42,
+    resume: bool = False,
+    name: str | None = None,
+    max_steps: int | None = None,
+    time_budget: float | None = None,
+    threads: int | None = None,
+    save_every: int | None = None,
+    log_every: int | None = None,
+) -> Artifact:
+    """Task-adaptive pretraining: masked-LM training on the task's texts; returns the `tapt/` artifact.
+
+    Args:
+        sources: splits/augments artifacts (their train.csv; valid.csv too with `include_valid`)
+            and/or data files (.csv/.json/.jsonl sentences, .txt one text per line).
+        model: hub id, model folder or `tapt/<id>` to continue pretraining; or
+        from_scratch: train a WordPiece tokenizer (`vocab_size`) and a new BERT
+            (`layers`, `hidden`, `heads`) on the texts.
+        extra: more text files (e.g. the test set, external text).
+        lr: default 1e-3 from scratch, 1e-4 for a pretrained model.
+        max_steps: stop after this many optimizer steps (caps `epochs`).
+        time_budget: minutes of training after which the run stops, the learning rate
+            decaying by time; default 10 with `from_scratch`, none otherwise; 0 = none.
+            A run stopped by time depends on the machine's speed (use `max_steps` to reproduce).
+        resume: continue from the checkpoint a stopped run with the same inputs left.
+        threads: CPU threads (default: torch's own choice, see `choose_threads`).
+
+    Raises:
+        DataError, ArtifactError, ConfigError, TrainingError.
+    """
+    _check_options(model=model, from_scratch=from_scratch, epochs=epochs, mlm_probability=mlm_probability,
+                   max_length=max_length, batch_size=batch_size, lr=lr, max_steps=max_steps,
+                   time_budget=time_budget)
+    started = time.perf_counter()
+    store = ArtifactStore(root)
+    extra = list(extra)
+    collection = collect_texts(sources, store=store, extra=extra, include_valid=include_valid)
+    texts = collection.texts
+    if len(texts) < MIN_TEXTS:
+        raise DataError(
+            ", ".join(str(s.path) for s in collection.sources),
+            f"only {len(texts)} distinct text(s); TAPT needs at least {MIN_TEXTS}",
+        )
+    skipped = sum(s.skipped_rows for s in collection.sources)
+    if skipped:
+        warn(f"{skipped} invalid row(s) skipped while reading sentences (`kre eda` lists them)")
+    info(f"{len(texts)} distinct texts ({collection.duplicates} duplicates dropped) from {len(collection.sources)} file(s)")
+
+    lr = lr if lr is not None else (DEFAULT_LR_SCRATCH if from_scratch else DEFAULT_LR_PRETRAINED)
+    if time_budget is None:
+        time_budget = DEFAULT_SCRATCH_BUDGET_MIN if from_scratch else 0.0
+    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, mlm_probability=mlm_probability, max_steps=max_steps,
+                      seed=seed, fp16=fp16, bf16=bf16, save_every=save_every, log_every=log_every,
+                      time_budget=time_budget * 60 if time_budget else None)
+    device = pick_device()
+    autocast_dtype(cfg, device)  # refuse --fp16 on CPU before any work
+    n_threads = choose_threads(threads, device)
+
+    base = None
+    if not from_scratch:
+        base = load_base_model(str(model), store)
+        limit = max_positions(base.model, base.tokenizer)
+        if max_length > limit:
+            warn(f"--max-length {max_length} is more than {base.ref} accepts; using {limit}")
+            max_length = limit
+
+    params: dict[str, Any] = {
+        "model": None if from_scratch else str(model),
+        "from_scratch": from_scratch,
+        "include_valid": include_valid,
+        "epochs": epochs,
+        "mlm_probability": mlm_probability,
+        "whole_word": whole_word,
+        "max_length": max_length,
+        "batch_size": batch_size,
+        "lr": lr,
+        "max_steps": max_steps,
+        "time_budget_min": time_budget or None,
+        "seed": seed,
+        "fp16": fp16,
+        "bf16": bf16,
+    }
+    if from_scratch:
+        params.update(vocab_size=vocab_size, layers=layers, hidden=hidden, heads=heads)
+    base_digest = tree_digest(hash_tree(base.path)) if base is not None and base.path is not None else None
+    work_key = sha256_text(dumps_json({"params": params, "texts": sha256_text("\n".join(texts)), "base": base_digest or model}))
+    slug = name or ("scratch" if from_scratch else Path(str(model).rstrip("/")).name)
+
+    import torch
+
+    saved_threads = torch.get_num_threads()
+    if n_threads is not None:
+        torch.set_num_threads(n_threads)
+        debug(f"torch threads: {n_threads}")
+    try:
+        with store.create("tapt", slugify(slug), params=params, seed=seed, staging_key=f"tapt-{work_key[:16]}") as b:
+            ckpt = b.path / CHECKPOINT
+            resuming = resume and has_checkpoint(ckpt)
+            if resume and not resuming:
+                warn("--resume: no checkpoint of this run was found; starting from the beginning")
+            if not resuming:
+                for child in b.path.iterdir():  # a stale staging folder of an earlier, unrelated attempt
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+
+            for source in collection.sources:
+                if source.artifact is not None:
+                    if not any(i.get("artifact") == source.artifact.id for i in b.inputs):
+                        b.add_input_artifact(source.artifact, "texts")
+                else:
+                    b.add_input_file(source.path, source.role)
+
+            if from_scratch:
+                tok_dir = b.path / "_tokenizer"
+                if resuming and (tok_dir / "tokenizer.json").is_file():
+                    from transformers import AutoTokenizer
+
+                    tokenizer = AutoTokenizer.from_pretrained(tok_dir)
+                else:
+                    info(f"Training a WordPiece tokenizer (vocab {vocab_size}) on the texts")
+                    tokenizer = train_tokenizer(texts, vocab_size=vocab_size, max_length=max_length)
+                    tokenizer.save_pretrained(tok_dir)
+                mlm = build_scratch_model(tokenizer, layers=layers, hidden=hidden, heads=heads, seed=seed)
+            else:
+                assert base is not None
+                tokenizer, mlm = base.tokenizer, base.model
+                if base.artifact is not None:
+                    b.add_input_artifact(base.artifact, "base_model")
+                elif base.path is not None:
+                    b.inputs.append({"role": "base_model", "path": str(base.path), "tree_sha256": base_digest})
+                else:
+                    b.add_input_ref(base.ref, "base_model")
+            n_params = sum(p.numel() for p in mlm.parameters())
+
+            encoded = encode_texts(tokenizer, texts, max_length=max_length, whole_word=whole_word)
+            if whole_word and encoded.scheme == "token":
+                warn("this tokenizer shows no word boundaries; masking single tokens instead of whole words")
+            debug(f"masking: {encoded.scheme}")
+            train_idx, held_idx = heldout_split(len(texts), seed)
+            train_data, held_data = encoded.subset(train_idx), encoded.subset(held_idx)
+            collator = MaskCollator(tokenizer, mlm_probability, vocab_size=mlm.get_input_embeddings().num_embeddings)
+
+            mlm.to(device)
+            info(f"Held-out MLM loss on {len(held_data)} texts (before)")
+            before = heldout_loss(mlm, held_data, collator, cfg, device)
+            result = train_mlm(mlm, train_data, collator, cfg, device=device, checkpoint_dir=ckpt, resume=resuming)
+            after = heldout_loss(mlm, held_data, collator, cfg, device)
+            if result.stopped_by_time:
+                warn(f"the {time_budget:g}-minute time budget stopped training after {result.steps} of "
+                     f"{result.total_steps} steps (--time-budget 0 for no limit)")
+
+            shutil.rmtree(ckpt, ignore_errors=True)
+            shutil.rmtree(b.path / "_tokenizer", ignore_errors=True)
+            mlm.to("cpu")
+            _save_quietly(mlm, tokenizer, b.path)
+
+            final_loss = result.log[-1]["loss"] if result.log else float("nan")
+            metrics = {
+                "log": result.log,
+                "heldout_loss_before": before,
+                "heldout_loss_after": after,
+                "heldout_texts": len(held_data),
+                "train_texts": len(train_data),
+                "texts": len(texts),
+                "texts_read": collection.read,
+                "duplicates_dropped": collection.duplicates,
+                "sources": source_summary(collection),
+                "masking": encoded.scheme,
+                "steps": result.steps,
+                "total_steps": result.total_steps,
+                "resumed_from_step": result.resumed_from,
+                "stopped_by_time": result.stopped_by_time,
+                "train_seconds": round(result.seconds, 2),
+                "tokens_per_second": round(result.tokens / result.seconds, 1) if result.seconds > 0 else None,
+                "parameters": n_params,
+                "final_loss": final_loss,
+            }
+            write_json(b.path / METRICS_FILE, metrics)
+            plot_loss_curve(b.path / CURVE_FILE, result.log, before, after)
+            b.metrics.update(final_loss=final_loss, heldout_loss_before=before, heldout_loss_after=after,
+                             texts=len(texts), steps=result.steps)
+            b.info.update(duration_s=round(time.perf_counter() - started, 2), device=device, masking=encoded.scheme,
+                          parameters=n_params, resumed_from_step=result.resumed_from)
+            b.info["threads"] = torch.get_num_threads() if device == "cpu" else None
+    finally:
+        torch.set_num_threads(saved_threads)
+    assert b.published is not None
+    return b.published

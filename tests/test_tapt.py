@@ -1,0 +1,326 @@
+"""`kre tapt`: text collection, whole-word masking, the MLM loop, resume, and the published model folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import synth_examples, unlabeled, write_examples
+from kre.artifacts import ArtifactStore, load_artifact
+from kre.tapt import run_tapt
+from kre.tapt.masking import SPECIAL, MaskCollator, choose_masked, encode_texts, length_grouped_batches
+from kre.tapt.texts import collect_texts
+
+# A tiny from-scratch model: trains in a second or two on ~200 synthetic sentences.
+TINY = dict(from_scratch=True, vocab_size=300, layers=2, hidden=32, heads=2, max_length=64, batch_size=16, lr=3e-3)
+
+
+def _sentences(n: int, seed: int = 0) -> list[str]:
+    return list(dict.fromkeys(e.sentence for e in synth_examples(n, seed=seed)))
+
+
+@pytest.fixture
+def text_file(tmp_path: Path) -> Path:
+    path = tmp_path / "texts.txt"
+    path.write_text("\n".join(_sentences(400, seed=5)) + "\n", encoding="utf-8")
+    return path
+
+
+def _make_split(root: Path, seed: int = 11) -> Path:
+    """A splits/ artifact as `kre split` writes it (train.csv + valid.csv)."""
+    examples = synth_examples(160, seed=seed)
+    store = ArtifactStore(root)
+    with store.create("splits", "test", params={"seed": 0, "valid_size": 0.2, "folds": None, "dedupe": True}, seed=0) as b:
+        write_examples(b.path / "train.csv", examples[:120])
+        write_examples(b.path / "valid.csv", examples[120:])
+    assert b.published is not None
+    return b.published.path
+
+
+def _published(root: Path) -> list[Path]:
+    return ArtifactStore(root).list("tapt")
+
+
+# -- masking -------------------------------------------------------------------------
+
+
+def test_whole_word_masking_masks_all_pieces_of_a_word(tiny_model: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    texts = ["이순신장군은 국립중앙박물관에서 엘지화학과 현대자동차를 만났다.", *_sentences(40, seed=2)]
+    enc = encode_texts(tok, texts, max_length=64, whole_word=True)
+    assert enc.scheme.startswith("whole-word")
+    words = enc.word_ids[0]
+    multi = [w for w in set(words) if w != SPECIAL and words.count(w) > 1]
+    assert multi, "the test sentence should contain words split into several pieces"
+    masked_multi = 0
+    for seed in range(200):
+        for word_ids in enc.word_ids[:5]:
+            chosen = set(choose_masked(word_ids, 0.15, np.random.default_rng(seed)))
+            assert chosen, "at least one word is always chosen"
+            for w in set(word_ids) - {SPECIAL}:
+                positions = {p for p, x in enumerate(word_ids) if x == w}
+                assert positions <= chosen or not (positions & chosen), f"word {w} partly masked"
+                if len(positions) > 1 and positions <= chosen:
+                    masked_multi += 1
+            assert not any(word_ids[p] == SPECIAL for p in chosen)
+    assert masked_multi > 0
+
+
+def test_token_masking_and_mask_rate(tiny_model: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    texts = _sentences(200, seed=4)
+    enc = encode_texts(tok, texts, max_length=64, whole_word=False)
+    assert enc.scheme == "token"
+    collator = MaskCollator(tok, 0.15)
+    batch = collator(enc, list(range(64)), np.random.default_rng(0))
+    labels, ids = batch["labels"], batch["input_ids"]
+    real = batch["attention_mask"].bool()
+    predicted = labels != -100
+    rate = float(predicted.sum()) / float(real.sum())
+    assert 0.08 < rate < 0.2  # specials count in `real` but are never predicted
+    assert not predicted[~real].any(), "padding is never predicted"
+    assert (labels[predicted] == labels[predicted]).all()
+    replaced = ids[predicted] == tok.mask_token_id
+    assert 0.6 < float(replaced.float().mean()) < 0.95  # ~80% become [MASK]
+    unmasked = ~predicted & real
+    assert (ids[unmasked] != tok.mask_token_id).all()
+
+
+def test_length_grouped_batches_cover_every_text_once() -> None:
+    lengths = list(np.random.default_rng(0).integers(5, 100, size=203))
+    batches = length_grouped_batches(lengths, 8, np.random.default_rng(1), mega=4)
+    flat = sorted(i for b in batches for i in b)
+    assert flat == list(range(203))
+    spread = np.mean([max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches])
+    assert spread < 40  # grouped: far below the ~95 of random batches
+
+
+def test_fast_masked_loss_equals_full_model_loss(tiny_model: Path) -> None:
+    import torch
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    from kre.tapt.train import mlm_loss
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    model = AutoModelForMaskedLM.from_pretrained(tiny_model).eval()
+    enc = encode_texts(tok, _sentences(30), max_length=64)
+    batch = MaskCollator(tok, 0.2)(enc, list(range(12)), np.random.default_rng(3))
+    with torch.no_grad():
+        fast = float(mlm_loss(model, batch))
+        full = float(model(**batch).loss)
+    assert fast == pytest.approx(full, rel=1e-5)
+
+
+# -- texts -----------------------------------------------------------------------------
+
+
+def test_texts_from_split_artifact(tmp_path: Path) -> None:
+    split = _make_split(tmp_path)
+    store = ArtifactStore(tmp_path)
+    train_sentences = {e.sentence for e in synth_examples(160, seed=11)[:120]}
+    valid_sentences = {e.sentence for e in synth_examples(160, seed=11)[120:]}
+    got = collect_texts(["splits/latest"], store=store)
+    assert set(got.texts) == train_sentences
+    assert len(got.texts) == len(train_sentences) < got.read  # pairs share sentences: deduplicated
+    with_valid = collect_texts([str(split)], store=store, include_valid=True)
+    assert set(with_valid.texts) == train_sentences | valid_sentences
+    assert [s.role for s in with_valid.sources] == ["split_train", "split_valid"]
+
+
+def test_texts_from_files(tmp_path: Path, train_csv: Path) -> None:
+    from kre.data import write_jsonl
+
+    test_examples = unlabeled(synth_examples(30, seed=9))
+    jsonl = tmp_path / "test.jsonl"
+    write_jsonl(jsonl, test_examples)
+    txt = tmp_path / "extra.txt"
+    txt.write_text("외부 문장 하나\n\n  외부 문장 둘  \n외부 문장 하나\n", encoding="utf-8")
+    got = collect_texts([train_csv], store=ArtifactStore(tmp_path), extra=[jsonl, txt])
+    train_sentences = list(dict.fromkeys(e.sentence for e in synth_examples(120, seed=1)))
+    assert got.texts[: len(train_sentences)] == train_sentences
+    assert "외부 문장 둘" in got.texts and got.texts.count("외부 문장 하나") == 1
+    assert set(e.sentence for e in test_examples) <= set(got.texts)
+    assert [s.role for s in got.sources] == ["data", "extra", "extra"]
+
+
+# -- training and the artifact -----------------------------------------------------------
+
+
+def test_from_scratch_model_loads_and_heldout_loss_drops(tmp_path: Path, text_file: Path) -> None:
+    from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer
+
+    artifact = run_tapt(sources=[text_file], root=tmp_path, epochs=6, seed=1, **TINY)
+    assert artifact.kind == "tapt" and artifact.path.parent == tmp_path / "tapt"
+    artifact.verify()
+    m = artifact.metrics
+    assert m["heldout_loss_after"] < m["heldout_loss_before"] - 1.0, m
+    assert m["final_loss"] < 0.8 * json.loads(artifact.file("tapt_metrics.json").read_text())["log"][0]["loss"]
+    metrics = json.loads(artifact.file("tapt_metrics.json").read_text())
+    assert metrics["masking"].startswith("whole-word")
+    assert metrics["log"][-1]["step"] == metrics["steps"] == m["steps"] == 60  # 6 epochs x 10 batches of 16
+    assert artifact.file("loss_curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert not artifact.has("checkpoint") and not artifact.has("_tokenizer")
+    assert artifact.params["from_scratch"] is True and artifact.params["vocab_size"] == 300
+    assert artifact.inputs[0]["role"] == "data" and artifact.inputs[0]["sha256"]
+
+    tok = AutoTokenizer.from_pretrained(artifact.path)
+    sentence = text_file.read_text(encoding="utf-8").splitlines()[0]
+    enc = tok(sentence, "이순신과 서울의 관계", return_tensors="pt")
+    assert enc["input_ids"][0, 0] == tok.cls_token_id and set(enc["token_type_ids"][0].tolist()) == {0, 1}
+    first = [i for i, t in zip(enc["input_ids"][0].tolist(), enc["token_type_ids"][0].tolist()) if t == 0]
+    assert tok.unk_token_id not in first  # every character of the training text is in the vocabulary
+    mlm = AutoModelForMaskedLM.from_pretrained(artifact.path)
+    assert mlm.config.num_hidden_layers == 2 and mlm.config.hidden_size == 32
+    assert mlm.config.max_position_embeddings >= 256
+    assert AutoModel.from_pretrained(artifact.path)(**enc).last_hidden_state.shape[-1] == 32
+
+
+def test_continued_pretraining_from_tiny_model_via_cli(kre, tmp_path: Path, tiny_model: Path) -> None:
+    split = _make_split(tmp_path)
+    test_csv = write_examples(tmp_path / "test.csv", unlabeled(synth_examples(40, seed=21)))
+    res = kre("tapt", split, "--extra", test_csv, "--model", tiny_model, "--max-steps", "25", "--epochs", "10", "--lr", "3e-3",
+              "--batch-size", "8", "--root", tmp_path, "--name", "tiny", ok=True)
+    assert "Wrote" in res.output
+    [folder] = _published(tmp_path)
+    artifact = load_artifact(folder)
+    assert artifact.id.startswith("tapt/0001-tiny")
+    assert artifact.metrics["steps"] == 25
+    assert artifact.metrics["heldout_loss_after"] < artifact.metrics["heldout_loss_before"]
+    roles = {i["role"]: i for i in artifact.inputs}
+    assert roles["texts"]["artifact"].startswith("splits/") and roles["extra"]["sha256"]
+    assert roles["base_model"]["path"] == str(tiny_model)
+    assert artifact.params["model"] == str(tiny_model) and "vocab_size" not in artifact.params
+    # the tapt artifact is itself a --model reference: continue from it by id
+    again = run_tapt(sources=[split], root=tmp_path, model="tapt/latest", max_steps=3, batch_size=8)
+    assert {i["role"]: i for i in again.inputs}["base_model"]["artifact"] == artifact.id
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    AutoTokenizer.from_pretrained(again.path)
+    AutoModelForMaskedLM.from_pretrained(again.path)
+
+
+def test_time_budget_stops_early_and_still_publishes(tmp_path: Path, text_file: Path) -> None:
+    """A 1.2-second budget (with CPU bf16 autocast) ends a 50-epoch run early; the lr still decays to ~0."""
+    artifact = run_tapt(sources=[text_file], root=tmp_path, epochs=50, time_budget=0.02, bf16=True, **TINY)
+    metrics = json.loads(artifact.file("tapt_metrics.json").read_text())
+    assert metrics["stopped_by_time"] is True
+    assert 0 < metrics["steps"] < metrics["total_steps"] == 500
+    assert metrics["log"][-1]["step"] == metrics["steps"]
+    assert metrics["log"][-1]["lr"] < 0.5 * TINY["lr"]  # decayed by time (the last step starts near the budget)
+    assert artifact.params["time_budget_min"] == 0.02 and artifact.params["bf16"] is True
+
+
+def _crash_after_checkpoints(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
+    import kre.tapt.train as train_mod
+
+    original = train_mod.save_checkpoint
+    calls: list[int] = []
+
+    def save_then_crash(*args, **kw):
+        original(*args, **kw)
+        calls.append(1)
+        if len(calls) == n:
+            raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(train_mod, "save_checkpoint", save_then_crash)
+
+
+def _staging(root: Path) -> list[Path]:
+    folder = root / "tapt"
+    return [p for p in folder.iterdir() if p.name.startswith(".staging-")] if folder.is_dir() else []
+
+
+def test_resume_continues_from_checkpoint_exactly(tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(_sentences(300, seed=8)), encoding="utf-8")
+    kwargs = dict(sources=[texts], model=str(tiny_model), epochs=3, batch_size=16, lr=3e-3, seed=3, save_every=10, threads=1)
+    reference = run_tapt(root=tmp_path / "ref", **kwargs)
+
+    root = tmp_path / "run"
+    with monkeypatch.context() as m:
+        _crash_after_checkpoints(m, 2)
+        with pytest.raises(RuntimeError, match="simulated crash"):
+            run_tapt(root=root, **kwargs)
+    assert _published(root) == []
+    [staging] = _staging(root)
+    assert json.loads((staging / "checkpoint" / "trainer_state.json").read_text())["step"] == 20
+
+    resumed = run_tapt(root=root, resume=True, **kwargs)
+    assert resumed.manifest["resumed_from_step"] == 20 and resumed.metrics["steps"] == reference.metrics["steps"]
+    ref_log = json.loads(reference.file("tapt_metrics.json").read_text())["log"]
+    log = json.loads(resumed.file("tapt_metrics.json").read_text())["log"]
+    assert [e["step"] for e in log] == [e["step"] for e in ref_log]
+    assert [e["loss"] for e in log] == pytest.approx([e["loss"] for e in ref_log], rel=1e-4)
+    assert resumed.metrics["heldout_loss_after"] == pytest.approx(reference.metrics["heldout_loss_after"], rel=1e-4)
+    assert _staging(root) == []
+
+
+def test_resume_from_scratch_keeps_the_tokenizer(tmp_path: Path, text_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kwargs = dict(sources=[text_file], epochs=4, seed=3, save_every=10, threads=1, **TINY)
+
+    def crash() -> None:
+        with monkeypatch.context() as m:
+            _crash_after_checkpoints(m, 1)
+            with pytest.raises(RuntimeError):
+                run_tapt(root=tmp_path, **kwargs)
+
+    crash()
+    fresh = run_tapt(root=tmp_path, **kwargs)  # without --resume the stale checkpoint is not used
+    assert fresh.manifest["resumed_from_step"] == 0 and _staging(tmp_path) == []
+    crash()
+    [staging] = _staging(tmp_path)
+    vocab = json.loads((staging / "_tokenizer" / "tokenizer.json").read_text())["model"]["vocab"]
+    resumed = run_tapt(root=tmp_path, resume=True, **kwargs)
+    assert resumed.manifest["resumed_from_step"] == 10
+    assert json.loads(resumed.file("tokenizer.json").read_text())["model"]["vocab"] == vocab
+    assert resumed.metrics["heldout_loss_after"] < resumed.metrics["heldout_loss_before"]
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["missing", "no_sentence_column", "bad_suffix", "fp16_cpu", "both_models", "no_model", "too_few", "not_utf8", "wrong_artifact"],
+)
+def test_bad_input_exits_1_without_artifact(kre, tmp_path: Path, train_csv: Path, case: str) -> None:
+    args: list[str | Path] = [train_csv, "--from-scratch"]
+    expected = ""
+    if case == "missing":
+        args, expected = [tmp_path / "nope.csv", "--from-scratch"], "nope.csv: file not found"
+    elif case == "no_sentence_column":
+        bad = tmp_path / "bad.csv"
+        bad.write_text("id,text\n0,문장\n", encoding="utf-8")
+        args, expected = [bad, "--from-scratch"], "missing column(s)"
+    elif case == "bad_suffix":
+        bad = tmp_path / "bad.parquet"
+        bad.write_bytes(b"x")
+        args, expected = [bad, "--from-scratch"], "unknown file type"
+    elif case == "fp16_cpu":
+        args, expected = [*args, "--fp16"], "--fp16 needs a CUDA GPU"
+    elif case == "both_models":
+        args, expected = [*args, "--model", "x"], "either --model or --from-scratch"
+    elif case == "no_model":
+        args, expected = [train_csv], "no model given"
+    elif case == "too_few":
+        few = tmp_path / "few.txt"
+        few.write_text("하나\n둘\n하나\n", encoding="utf-8")
+        args, expected = [few, "--from-scratch"], "only 2 distinct text(s)"
+    elif case == "not_utf8":
+        bad = tmp_path / "bad.txt"
+        bad.write_bytes("첫 줄\n".encode() + "둘째 줄\n".encode("cp949"))
+        args, expected = [bad, "--from-scratch"], "bad.txt: row 2: not valid UTF-8"
+    elif case == "wrong_artifact":
+        store = ArtifactStore(tmp_path)
+        with store.create("eda", "x", params={}) as b:
+            (b.path / "report.md").write_text("x", encoding="utf-8")
+        args, expected = ["eda/latest", "--from-scratch"], "is a 'eda' artifact"
+    res = kre("tapt", *args, "--root", tmp_path, ok=False)
+    assert res.exit_code == 1, res.output
+    assert expected in " ".join(res.output.split()), res.output
+    assert _published(tmp_path) == [] and _staging(tmp_path) == []
