@@ -1,15 +1,142 @@
-"""`kre train`: not built yet."""
+"""`kre train`: fine-tune an encoder on a split and publish `runs/<id>/`."""
 
 from __future__ import annotations
 
+from enum import Enum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ._common import cli_errors, not_built
+from ._common import ConfigOpt, LabelsOpt, RootOpt, SlugOpt, cli_errors, load_config, merge_config
+
+
+class MarkerChoice(str, Enum):
+    none = "none"
+    entity_mask = "entity-mask"
+    entity_marker = "entity-marker"
+    entity_marker_punct = "entity-marker-punct"
+    typed_marker = "typed-marker"
+    typed_marker_punct = "typed-marker-punct"
+
+
+class TypeWordsChoice(str, Enum):
+    en = "en"
+    ko = "ko"
+    tag = "tag"
+
+
+class HeadChoice(str, Enum):
+    cls = "cls"
+    entity = "entity"
+    lstm = "lstm"
+
+
+class LossChoice(str, Enum):
+    ce = "ce"
+    label_smoothing = "label-smoothing"
+    focal = "focal"
+    ldam = "ldam"
+
+
+class ClassWeightsChoice(str, Enum):
+    none = "none"
+    inverse = "inverse"
+    sqrt_inverse = "sqrt-inverse"
+
+
+class OptimizerChoice(str, Enum):
+    adamw = "adamw"
+    adafactor = "adafactor"
+
+
+class ReportChoice(str, Enum):
+    none = "none"
+    wandb = "wandb"
+    mlflow = "mlflow"
+    tensorboard = "tensorboard"
+
+
+class DeviceChoice(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
 
 
 @cli_errors
-def train_cli(args: Annotated[list[str] | None, typer.Argument(help="Arguments (not used yet).")] = None) -> None:
-    """(Not built yet.)"""
-    not_built("train", "train/predict")
+def train_cli(
+    ctx: typer.Context,
+    data: Annotated[str, typer.Argument(help="A splits/ or augments/ artifact: folder, KIND/latest or KIND/NNNN.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Hub id, local model folder, or a tapt/<id> artifact.")] = "",
+    marker: Annotated[MarkerChoice, typer.Option(help="Input template (entity markers).")] = MarkerChoice.typed_marker_punct,
+    query: Annotated[bool, typer.Option("--query/--no-query", help="Add a question segment naming the pair and types.")] = False,
+    type_words: Annotated[TypeWordsChoice, typer.Option(help="How entity types are written.")] = TypeWordsChoice.ko,
+    head: Annotated[HeadChoice, typer.Option(help="Classifier head.")] = HeadChoice.entity,
+    loss: Annotated[LossChoice, typer.Option(help="Training loss.")] = LossChoice.ce,
+    smoothing: Annotated[float, typer.Option(help="Label smoothing (--loss label-smoothing).")] = 0.1,
+    gamma: Annotated[float, typer.Option(help="Focal loss gamma (--loss focal).")] = 2.0,
+    class_weights: Annotated[ClassWeightsChoice, typer.Option(help="Per-class loss weights from train counts.")] = ClassWeightsChoice.none,
+    dropout: Annotated[float, typer.Option(help="Head dropout.")] = 0.1,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 3,
+    max_steps: Annotated[int, typer.Option(help="Stop after this many optimizer steps (0 = no limit).")] = 0,
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 5e-5,
+    batch_size: Annotated[int, typer.Option(help="Training batch size per process.")] = 32,
+    eval_batch_size: Annotated[int, typer.Option(help="Evaluation batch size.")] = 128,
+    warmup_ratio: Annotated[float, typer.Option(help="Fraction of steps for linear warmup.")] = 0.1,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.01,
+    optimizer: Annotated[OptimizerChoice, typer.Option(help="Optimizer.")] = OptimizerChoice.adamw,
+    freeze_ratio: Annotated[float, typer.Option(help="Freeze this lower fraction of encoder layers.")] = 0.0,
+    max_length: Annotated[int, typer.Option(help="Max tokens (entity-aware truncation).")] = 256,
+    fp16: Annotated[bool, typer.Option("--fp16", help="float16 mixed precision (CUDA).")] = False,
+    bf16: Annotated[bool, typer.Option("--bf16", help="bfloat16 mixed precision (CUDA or CPU).")] = False,
+    grad_accum: Annotated[int, typer.Option(help="Gradient accumulation steps.")] = 1,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    eval_every: Annotated[int, typer.Option(help="Evaluate every N steps (0 = every epoch).")] = 0,
+    early_stopping: Annotated[int, typer.Option(help="Stop after N evaluations without a better F1 (0 = off).")] = 0,
+    restrict_types: Annotated[bool, typer.Option("--restrict-types/--no-restrict-types", help="Mask labels impossible for the subject type.")] = False,
+    report_to: Annotated[ReportChoice, typer.Option(help="Experiment tracker (metrics.json is always written).")] = ReportChoice.none,
+    folds: Annotated[int, typer.Option(help="K-fold training with the split's folds.csv (0 = use valid.csv).")] = 0,
+    fold: Annotated[int | None, typer.Option(help="Train only this fold (0-based) of --folds.")] = None,
+    device: Annotated[DeviceChoice, typer.Option(help="Device (auto = CUDA when available).")] = DeviceChoice.auto,
+    test: Annotated[Path | None, typer.Option("--test", help="Also write probs.csv for this (test) file.", dir_okay=False)] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue a stopped run with the same options.")] = False,
+    labels: LabelsOpt = None,
+    config: ConfigOpt = None,
+    name: SlugOpt = None,
+    root: RootOpt = Path("."),
+) -> None:
+    """Fine-tune an encoder on a split (or augmented split) and publish runs/<id>/.
+
+    Writes model/ (best checkpoint by validation micro F1), metrics.json, valid_probs.csv, confusion.png, learning_curve.png, and probs.csv with --test.
+
+    Under `torchrun --nproc_per_node N -m kre train ...` it trains with DDP (only rank 0 writes).
+    """
+    from ..console import print_table, result
+    from ..training.config import TrainConfig
+    from ..training.run import train
+
+    values = {k: (v.value if isinstance(v, Enum) else v) for k, v in ctx.params.items()}
+    values = merge_config(ctx, load_config(config), values)
+    run_only = {"data", "test", "resume", "labels", "config", "name", "root"}
+    options = {k: (v.value if isinstance(v, Enum) else v) for k, v in values.items() if k not in run_only}
+    cfg = TrainConfig.from_dict(options)
+    test_path = Path(values["test"]) if values.get("test") else None
+    artifact = train(
+        data=values["data"],
+        config=cfg,
+        root=Path(values["root"]),
+        labels=values.get("labels"),
+        test=test_path,
+        resume=bool(values["resume"]),
+        slug=values.get("name"),
+    )
+    if artifact is None:  # not rank 0 under torchrun
+        return
+    m = artifact.metrics
+    print_table(
+        f"{artifact.id}",
+        ["metric", "value"],
+        [["micro F1", m.get("micro_f1", 0.0)], ["AUPRC", m.get("auprc", 0.0)], ["accuracy", m.get("accuracy", 0.0)],
+         ["duration (s)", float(artifact.manifest.get("duration_s", 0.0))]],
+    )
+    result(str(artifact.path))

@@ -1,0 +1,114 @@
+"""Training options: one dataclass that the CLI, config files and manifests share."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from ..errors import ConfigError
+
+MARKERS = ("none", "entity-mask", "entity-marker", "entity-marker-punct", "typed-marker", "typed-marker-punct")
+TYPE_WORDS = ("en", "ko", "tag")
+HEADS = ("cls", "entity", "lstm")
+LOSSES = ("ce", "label-smoothing", "focal", "ldam")
+CLASS_WEIGHTS = ("none", "inverse", "sqrt-inverse")
+OPTIMIZERS = ("adamw", "adafactor")
+REPORT_TO = ("none", "wandb", "mlflow", "tensorboard")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class TrainConfig:
+    """Every option of `kre train` (resolved values are stored as the run's manifest params)."""
+
+    model: str = ""
+    marker: str = "typed-marker-punct"
+    query: bool = False
+    type_words: str = "ko"
+    head: str = "entity"
+    loss: str = "ce"
+    smoothing: float = 0.1
+    gamma: float = 2.0
+    class_weights: str = "none"
+    dropout: float = 0.1
+    epochs: int = 3
+    max_steps: int = 0
+    lr: float = 5e-5
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    optimizer: str = "adamw"
+    freeze_ratio: float = 0.0
+    max_length: int = 256
+    fp16: bool = False
+    bf16: bool = False
+    grad_accum: int = 1
+    seed: int = 42
+    eval_every: int = 0
+    early_stopping: int = 0
+    restrict_types: bool = False
+    report_to: str = "none"
+    folds: int = 0
+    fold: int | None = None
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ConfigError for an impossible combination of options."""
+        choices = {
+            "marker": MARKERS,
+            "type_words": TYPE_WORDS,
+            "head": HEADS,
+            "loss": LOSSES,
+            "class_weights": CLASS_WEIGHTS,
+            "optimizer": OPTIMIZERS,
+            "report_to": REPORT_TO,
+            "device": DEVICES,
+        }
+        for name, allowed in choices.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ConfigError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, got '{value}'")
+        positive = ("batch_size", "eval_batch_size", "grad_accum", "max_length")
+        for name in positive:
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.epochs < 1 and self.max_steps < 1:
+            raise ConfigError("--epochs must be at least 1 (or give --max-steps)")
+        if self.lr <= 0:
+            raise ConfigError("--lr must be positive")
+        for name in ("warmup_ratio", "freeze_ratio", "smoothing", "dropout"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0 or (name == "freeze_ratio" and value > 1.0):
+                raise ConfigError(f"--{name.replace('_', '-')} must be in [0, 1), got {value}")
+        if self.fp16 and self.bf16:
+            raise ConfigError("--fp16 and --bf16 exclude each other")
+        if self.max_length < 16:
+            raise ConfigError("--max-length must be at least 16")
+        if self.folds < 0 or self.folds == 1:
+            raise ConfigError("--folds must be 0 (use valid.csv) or at least 2")
+        if self.fold is not None and (self.folds < 2 or not 0 <= self.fold < self.folds):
+            raise ConfigError(f"--fold must be in 0..{max(self.folds - 1, 0)} and needs --folds", hint="e.g. --folds 5 --fold 0")
+        if self.eval_every < 0 or self.early_stopping < 0 or self.max_steps < 0:
+            raise ConfigError("--eval-every, --early-stopping and --max-steps must not be negative")
+
+    @property
+    def precision(self) -> str:
+        return "fp16" if self.fp16 else "bf16" if self.bf16 else "fp32"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able values."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        """Build from a dict (kebab- or snake-case keys); unknown keys are refused."""
+        known = {f.name for f in fields(cls)}
+        norm = {str(k).replace("-", "_"): v for k, v in data.items()}
+        unknown = sorted(set(norm) - known)
+        if unknown:
+            raise ConfigError(f"unknown training option(s): {', '.join(unknown)}", hint=f"options: {', '.join(sorted(known))}")
+        return cls(**norm)

@@ -1,0 +1,114 @@
+"""`kre predict` as a library call: a run's model(s) + a data file -> `predictions/<id>/probs.csv`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import console
+from ..artifacts import Artifact, ArtifactStore
+from ..data import Example, read_dataset
+from ..data.probs import write_probs
+from ..errors import ArtifactError, ConfigError
+from ..labels import LabelSet
+
+
+def model_folders(run: Artifact) -> list[Path]:
+    """`model/` of a run, or every `fold-<k>/model/` of a k-fold run (in fold order)."""
+    if (run.path / "model").is_dir():
+        return [run.path / "model"]
+    folds = sorted(
+        (p for p in run.path.glob("fold-*/model") if p.is_dir() and p.parent.name[5:].isdigit()),
+        key=lambda p: int(p.parent.name[5:]),
+    )
+    if not folds:
+        raise ArtifactError(f"{run.path}: has no model/ or fold-<k>/model/ folder", hint="is it a runs/ artifact?")
+    return folds
+
+
+def predict_examples(
+    folders: list[Path],
+    examples: list[Example],
+    *,
+    batch_size: int = 128,
+    restrict_types: bool = False,
+    device: str = "auto",
+) -> tuple[np.ndarray, LabelSet]:
+    """Mean class probabilities of the models in `folders` for `examples`."""
+    from ..modeling.collate import Collator
+    from ..modeling.encoding import encode_examples
+    from ..modeling.heads import load_model
+    from ..modeling.restrict import apply_type_mask, type_mask
+    from .distributed import resolve_device
+    from .trainer import predict_probs, quiet_transformers
+
+    quiet_transformers()
+    dev = resolve_device(device)
+    total: np.ndarray | None = None
+    labels: LabelSet | None = None
+    with console.progress("predict", total=len(folders)) as task:
+        for folder in folders:
+            model, tokenizer, meta = load_model(folder, device=dev)
+            label_set: LabelSet = meta["label_set"]
+            if labels is not None and label_set.names != labels.names:
+                raise ArtifactError(f"{folder}: its label set differs from the other fold models")
+            labels = label_set
+            features = encode_examples(examples, tokenizer, meta["template"], label_set)
+            probs, _ = predict_probs(model, features, batch_size=batch_size, collator=Collator(tokenizer.pad_token_id),
+                                     device=dev)
+            total = probs if total is None else total + probs
+            task.advance()
+    assert total is not None and labels is not None
+    probs = total / len(folders)
+    if restrict_types:
+        probs = np.asarray(apply_type_mask(probs, type_mask(examples, labels)), dtype=np.float64)
+    return probs, labels
+
+
+def predict(
+    *,
+    run: str | Path,
+    data: str | Path,
+    root: str | Path = ".",
+    batch_size: int = 128,
+    restrict_types: bool | None = None,
+    slug: str | None = None,
+    device: str = "auto",
+) -> Artifact:
+    """Write `predictions/<id>/probs.csv` (submission format) for a data file with a run's model(s).
+
+    `restrict_types=None` follows the run's own `--restrict-types` setting. For a k-fold
+    run the fold models' probabilities are averaged.
+    """
+    from ..modeling.heads import read_meta
+
+    started = time.perf_counter()
+    if batch_size < 1:
+        raise ConfigError("--batch-size must be at least 1")
+    store = ArtifactStore(root)
+    run_artifact = store.resolve(run, kind="runs")
+    folders = model_folders(run_artifact)
+    meta = read_meta(folders[0])
+    labels = LabelSet(tuple(meta["labels"]))
+    data_path = Path(data)
+    examples = read_dataset(data_path, labels=labels, strict=True).examples
+    restrict = bool(run_artifact.params.get("restrict_types", False)) if restrict_types is None else restrict_types
+    name = slug or f"{run_artifact.name}-{data_path.stem}"
+    params = {"run": run_artifact.id, "restrict_types": restrict, "batch_size": batch_size, "models": len(folders)}
+    with store.create("predictions", name, params=params, seed=run_artifact.manifest.get("seed")) as builder:
+        builder.add_input_artifact(run_artifact, "run")
+        builder.add_input_file(data_path, "data")
+        probs, labels = predict_examples(folders, examples, batch_size=batch_size, restrict_types=restrict, device=device)
+        write_probs(builder.path / "probs.csv", [e.id for e in examples], probs, labels)
+        gold = [e.label for e in examples]
+        if all(g is not None for g in gold):
+            from ..metrics import evaluate
+
+            scores = evaluate(np.asarray(labels.ids(gold)), probs, labels, detail=False)  # type: ignore[arg-type]
+            builder.metrics.update({k: scores[k] for k in ("micro_f1", "auprc", "accuracy")})
+        builder.info["duration_s"] = round(time.perf_counter() - started, 2)
+        builder.info["rows"] = len(examples)
+    assert builder.published is not None
+    return builder.published

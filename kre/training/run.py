@@ -1,0 +1,382 @@
+"""`kre train` as a library call: data artifact + model -> a published `runs/<id>/` artifact.
+
+`train` handles the single-split and k-fold cases, resumable staging, DDP (only rank
+0 writes) and all run outputs (model folders, metrics.json, valid_probs.csv, probs.csv,
+plots, manifest).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import console
+from ..artifacts import Artifact, ArtifactBuilder, ArtifactStore
+from ..data import Example, read_dataset
+from ..data.probs import read_probs, write_probs
+from ..errors import ArtifactError, ConfigError
+from ..fileio import dumps_json, sha256_file, sha256_text, write_json
+from ..labels import DEFAULT_LABELS, LabelSet
+from ..metrics import evaluate
+from .checkpoint import remove_checkpoints
+from .config import TrainConfig
+from .data import TrainData, fold_rows, load_train_data, resolve_data
+from .distributed import DistContext, init_distributed, shutdown
+from .reports import check_report_to, make_logger, plot_confusion, plot_learning_curve
+from .trainer import Fitter, StepCallback, check_precision, predict_probs, quiet_transformers, seed_everything
+
+
+@dataclass
+class ModelRef:
+    """What `--model` named: a hub id, a local folder or a tapt artifact."""
+
+    text: str
+    path: str  # what from_pretrained gets
+    artifact: Artifact | None = None
+
+
+def resolve_model(store: ArtifactStore, ref: str) -> ModelRef:
+    """A `tapt/<id>` artifact ref or folder, a local model folder, or a hub id (offline: must be cached)."""
+    text = str(ref)
+    path = Path(text)
+    looks_like_artifact = text.split("/")[0] == "tapt" or (path.is_dir() and (path / "manifest.json").exists())
+    if looks_like_artifact:
+        artifact = store.resolve(text, kind="tapt")
+        return ModelRef(text, str(artifact.path), artifact)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--model {text}: is a file, expected a model folder or a hub id")
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            raise ConfigError(f"--model {text}: folder has no config.json", hint="give a Hugging Face model folder")
+        return ModelRef(text, str(path.resolve()))
+    if text.startswith((".", "/")) or text.count("/") > 1:
+        raise ConfigError(f"--model {text}: no such model folder")
+    return ModelRef(text, text)
+
+
+def encodings_cache(root: Path) -> Path | None:
+    """Where tokenized inputs are cached: $KRE_CACHE when set, else `<root>/.cache/encodings`."""
+    return None if os.environ.get("KRE_CACHE") else root / ".cache" / "encodings"
+
+
+def staging_key(config: TrainConfig, data: Artifact, model: ModelRef, test: Path | None, labels: LabelSet) -> str:
+    """Hash of everything that decides the run's result: resuming needs the same key."""
+    parts = {
+        "config": config.to_dict(),
+        "data": data.manifest_sha256(),
+        "model": model.artifact.manifest_sha256() if model.artifact is not None else model.path,
+        "test": sha256_file(test) if test is not None else None,
+        "labels": list(labels.names),
+    }
+    return "train-" + sha256_text(dumps_json(parts))[:24]
+
+
+class RunWork:
+    """The training work of one process (rank); rank 0 also writes into `staging`."""
+
+    def __init__(
+        self,
+        *,
+        config: TrainConfig,
+        data: TrainData,
+        model: ModelRef,
+        labels: LabelSet,
+        test: list[Example] | None,
+        staging: Path,
+        ctx: DistContext,
+        cache_dir: Path | None,
+        resume: bool,
+        callbacks: Sequence[StepCallback],
+        logger: Any,
+    ) -> None:
+        self.config = config
+        self.data = data
+        self.model = model
+        self.labels = labels
+        self.test = test
+        self.staging = staging
+        self.ctx = ctx
+        self.cache_dir = cache_dir
+        self.resume = resume
+        self.callbacks = callbacks
+        self.logger = logger
+        self.samples = 0
+        self.train_seconds = 0.0
+
+    # -- one model ------------------------------------------------------------------
+    def _encode(self, examples: list[Example], tokenizer: Any, template: Any) -> list[dict[str, Any]]:
+        from ..modeling.encoding import encode_cached
+
+        # rank 0 fills the cache first, the others then read it
+        if self.ctx.is_main:
+            out = encode_cached(examples, tokenizer, template, self.labels, self.cache_dir)
+        self.ctx.barrier()
+        if not self.ctx.is_main:
+            out = encode_cached(examples, tokenizer, template, self.labels, self.cache_dir)
+        return out
+
+    def fit_one(self, train: list[Example], valid: list[Example], workdir: Path, description: str) -> dict[str, Any]:
+        """Train one model; returns its history, best record and validation probs; predicts test rows."""
+        from transformers import AutoTokenizer
+
+        from ..modeling.heads import build_model, freeze_lower_layers, load_model, save_model
+        from ..modeling.restrict import type_mask
+        from ..modeling.templates import TemplateConfig, prepare_tokenizer
+
+        config = self.config
+        quiet_transformers()
+        seed_everything(config.seed)
+        template = TemplateConfig(config.marker, config.query, config.type_words, config.max_length)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(self.model.path, use_fast=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot load the tokenizer of '{self.model.text}': {exc}",
+                              hint="give a local model folder (the hub is offline) or a tapt/<id> artifact") from None
+        prepare_tokenizer(tokenizer, template)
+        train_features = self._encode(train, tokenizer, template)
+        valid_features = self._encode(valid, tokenizer, template)
+        seed_everything(config.seed)
+        model = build_model(self.model.path, head=config.head, num_labels=len(self.labels), tokenizer=tokenizer,
+                            dropout=config.dropout)
+        if config.freeze_ratio > 0:
+            freeze_lower_layers(model, config.freeze_ratio)
+        if self.ctx.is_main:
+            workdir.mkdir(parents=True, exist_ok=True)
+        gold = np.asarray(self.labels.ids([e.label for e in valid]))  # type: ignore[misc]
+        mask = type_mask(valid, self.labels) if config.restrict_types else None
+        extra = {"config": config.to_dict(), "data": self.data.artifact.id, "model": self.model.text}
+
+        def save_best(m: Any, folder: Path) -> None:
+            save_model(m, tokenizer, folder, template=template, head=config.head, labels=self.labels, extra=extra)
+
+        fitter = Fitter(
+            config=config, model=model, tokenizer=tokenizer, train_features=train_features,
+            valid_features=valid_features, valid_gold=gold, valid_mask=mask, labels=self.labels,
+            workdir=workdir, ctx=self.ctx, save_best=save_best, description=description,
+            callbacks=self.callbacks, logger=self.logger,
+        )
+        result = fitter.fit(resume=self.resume)
+        self.samples += result.state.samples
+        self.train_seconds += result.state.train_seconds
+        out: dict[str, Any] = {"history": result.state.history, "best": result.best, "valid_probs": result.best_probs,
+                               "stopped_early": result.state.stopped_early, "steps": result.state.step}
+        if self.test is not None:
+            best, _, _ = load_model(result.model_dir, device=self.ctx.device)
+            out["test_probs"] = self.predict(best, tokenizer, template, self.test)
+        return out
+
+    def predict(self, model: Any, tokenizer: Any, template: Any, examples: list[Example]) -> np.ndarray:
+        from ..modeling.collate import Collator
+        from ..modeling.restrict import apply_type_mask, type_mask
+
+        features = self._encode(examples, tokenizer, template)
+        probs, _ = predict_probs(model, features, batch_size=self.config.eval_batch_size,
+                                 collator=Collator(tokenizer.pad_token_id), device=self.ctx.device,
+                                 ctx=self.ctx, config=self.config)
+        if self.config.restrict_types:
+            probs = np.asarray(apply_type_mask(probs, type_mask(examples, self.labels)), dtype=np.float64)
+        return probs
+
+    # -- the whole run --------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        """Train (all folds, one fold, or the plain split) and write the outputs (rank 0)."""
+        config = self.config
+        if config.folds:
+            folds = [config.fold] if config.fold is not None else list(range(config.folds))
+            return self._run_folds(folds)
+        out = self.fit_one(self.data.train, self.data.valid, self.staging, "train")
+        if self.ctx.is_main:
+            self._write_outputs(self.data.valid, out["valid_probs"], {"train": out["history"]},
+                                out.get("test_probs"))
+            write_json(self.staging / "metrics.json", {
+                "evaluations": out["history"], "best": out["best"], "stopped_early": out["stopped_early"],
+                "steps": out["steps"],
+            })
+        return {"best": out["best"], "steps": out["steps"], **self._speed()}
+
+    def _speed(self) -> dict[str, Any]:
+        if not self.train_seconds:
+            return {}
+        return {"samples_per_second": round(self.samples / self.train_seconds, 2),
+                "train_seconds": round(self.train_seconds, 2)}
+
+    def _run_folds(self, folds: list[int]) -> dict[str, Any]:
+        valid_rows: list[Example] = []
+        valid_probs: list[np.ndarray] = []
+        test_sum: np.ndarray | None = None
+        fold_records = []
+        histories = {}
+        steps = 0
+        for i in folds:
+            train, valid = fold_rows(self.data, i)
+            if not valid or not train:
+                raise ConfigError(f"fold {i} has no {'validation' if not valid else 'training'} rows")
+            workdir = self.staging / f"fold-{i}"
+            done = workdir / "fold.json"
+            if self.resume and done.exists() and (workdir / "valid_probs.csv").exists():
+                record = _read_fold(workdir, self.labels, self.test is not None)
+                if self.ctx.is_main:
+                    console.info(f"fold {i}: already trained, reusing it")
+            else:
+                out = self.fit_one(train, valid, workdir, f"fold {i + 1}/{self.config.folds}")
+                record = {"fold": i, "history": out["history"], "best": out["best"], "steps": out["steps"],
+                          "valid_probs": out["valid_probs"], "test_probs": out.get("test_probs")}
+                if self.ctx.is_main:
+                    write_probs(workdir / "valid_probs.csv", [e.id for e in valid], out["valid_probs"], self.labels,
+                                gold=[e.label for e in valid])
+                    if self.test is not None:
+                        write_probs(workdir / "probs.csv", [e.id for e in self.test], out["test_probs"], self.labels)
+                    write_json(done, {"fold": i, "history": out["history"], "best": out["best"], "steps": out["steps"]})
+                self.ctx.barrier()
+            steps += int(record["steps"])
+            valid_rows += valid
+            valid_probs.append(record["valid_probs"])
+            if record.get("test_probs") is not None:
+                test_sum = record["test_probs"] if test_sum is None else test_sum + record["test_probs"]
+            histories[f"fold {i}"] = record["history"]
+            fold_records.append({"fold": i, "best": record["best"], "evaluations": record["history"],
+                                 "n_train": len(train), "n_valid": len(valid)})
+        probs = np.concatenate(valid_probs)
+        gold = np.asarray(self.labels.ids([e.label for e in valid_rows]))  # type: ignore[misc]
+        oof = {k: v for k, v in evaluate(gold, probs, self.labels).items()}
+        if self.ctx.is_main:
+            test_probs = test_sum / len(folds) if test_sum is not None else None
+            self._write_outputs(valid_rows, probs, histories, test_probs)
+            write_json(self.staging / "metrics.json", {
+                "folds": fold_records,
+                "best": {k: v for k, v in oof.items() if k != "per_class"},
+                "out_of_fold": oof,
+            })
+        return {"best": oof, "steps": steps, **self._speed()}
+
+    def _write_outputs(self, valid: list[Example], probs: np.ndarray, histories: dict[str, list[dict[str, Any]]],
+                       test_probs: np.ndarray | None) -> None:
+        write_probs(self.staging / "valid_probs.csv", [e.id for e in valid], probs, self.labels,
+                    gold=[e.label for e in valid])
+        gold = np.asarray(self.labels.ids([e.label for e in valid]))  # type: ignore[misc]
+        plot_confusion(self.staging / "confusion.png", gold, probs, self.labels)
+        plot_learning_curve(self.staging / "learning_curve.png", histories)
+        if test_probs is not None and self.test is not None:
+            write_probs(self.staging / "probs.csv", [e.id for e in self.test], test_probs, self.labels)
+
+
+def _read_fold(workdir: Path, labels: LabelSet, with_test: bool) -> dict[str, Any]:
+    import json
+
+    meta = json.loads((workdir / "fold.json").read_text(encoding="utf-8"))
+    record = dict(meta)
+    record["valid_probs"] = read_probs(workdir / "valid_probs.csv", labels).probs
+    record["test_probs"] = read_probs(workdir / "probs.csv", labels).probs if with_test else None
+    return record
+
+
+def train(
+    *,
+    data: str | Path,
+    config: TrainConfig,
+    root: str | Path = ".",
+    labels: str | Path | None = None,
+    test: str | Path | None = None,
+    resume: bool = False,
+    slug: str | None = None,
+    callbacks: Sequence[StepCallback] = (),
+) -> Artifact | None:
+    """Train a relation classifier on a splits/ or augments/ artifact and publish `runs/<id>/`.
+
+    Under torchrun every rank calls this; only rank 0 writes and gets the Artifact
+    (other ranks get None). Raises KreError subclasses for bad input, TrainingError for
+    a NaN loss; nothing is published then (checkpoints stay for `resume=True`).
+    """
+    started = time.perf_counter()
+    if not config.model:
+        raise ConfigError("--model is required", hint="a hub id, a local model folder or tapt/<id>")
+    check_report_to(config.report_to)
+    root = Path(root)
+    store = ArtifactStore(root)
+    label_set = LabelSet.load(labels) if labels is not None else DEFAULT_LABELS
+    data_artifact = resolve_data(store, data)
+    model_ref = resolve_model(store, config.model)
+    train_data = load_train_data(data_artifact, label_set, need_folds=config.folds > 0)
+    if config.folds and train_data.num_folds != config.folds:
+        raise ConfigError(
+            f"--folds {config.folds}: {data_artifact.id} has {train_data.num_folds} folds in folds.csv",
+            hint=f"use --folds {train_data.num_folds}",
+        )
+    test_path = Path(test) if test is not None else None
+    test_rows = read_dataset(test_path, labels=label_set, strict=True).examples if test_path is not None else None
+    if not train_data.train or not train_data.valid:
+        raise ArtifactError(f"{data_artifact.path}: train.csv or valid.csv has no rows")
+
+    ctx = init_distributed(config.device)
+    try:
+        check_precision(ctx.device, config)
+        key = staging_key(config, data_artifact, model_ref, test_path, label_set)
+        params = {**config.to_dict(), "data": data_artifact.id, "world_size": ctx.world_size,
+                  "effective_batch_size": config.batch_size * config.grad_accum * ctx.world_size}
+        name = slug or f"{Path(model_ref.text.rstrip('/')).name}-{config.marker}-{config.head}"
+        work_args = dict(config=config, data=train_data, model=model_ref, labels=label_set, test=test_rows,
+                         ctx=ctx, cache_dir=encodings_cache(root), resume=resume, callbacks=callbacks)
+        if not ctx.is_main:
+            console.set_verbosity(quiet=True)
+            staging = Path(ctx.broadcast_object(None))
+            RunWork(staging=staging, logger=None, **work_args).run()  # type: ignore[arg-type]
+            return None
+        with store.create("runs", name, params=params, seed=config.seed, staging_key=key) as builder:
+            _prepare_staging(builder, resume)
+            ctx.broadcast_object(str(builder.path))
+            builder.add_input_artifact(data_artifact, "data")
+            if model_ref.artifact is not None:
+                builder.add_input_artifact(model_ref.artifact, "model")
+            else:
+                builder.add_input_ref(model_ref.path, "model")
+            if test_path is not None:
+                builder.add_input_file(test_path, "test")
+            if labels is not None:
+                builder.add_input_file(labels, "labels")
+            logs = root / "runs" / ".logs" / key
+            logger = make_logger(config.report_to, run_name=name, params=params, log_dir=logs)
+            try:
+                summary = RunWork(staging=builder.path, logger=logger, **work_args).run()  # type: ignore[arg-type]
+            finally:
+                if logger is not None:
+                    logger.close()
+            remove_checkpoints(builder.path)
+            for tmp in builder.path.rglob("model.tmp"):
+                shutil.rmtree(tmp, ignore_errors=True)
+            best = summary["best"]
+            builder.metrics.update({k: best[k] for k in ("micro_f1", "auprc", "accuracy") if k in best})
+            duration = time.perf_counter() - started
+            builder.info.update({
+                "duration_s": round(duration, 2),
+                "device": str(ctx.device),
+                "world_size": ctx.world_size,
+                "steps": summary["steps"],
+            })
+            for key_ in ("samples_per_second", "train_seconds"):
+                if key_ in summary:
+                    builder.info[key_] = summary[key_]
+        artifact = builder.published
+        assert artifact is not None
+        return artifact
+    finally:
+        shutdown(ctx)
+
+
+def _prepare_staging(builder: ArtifactBuilder, resume: bool) -> None:
+    """Start clean unless resuming; say what happens to a stopped run's leftovers."""
+    if builder.resumed and not resume:
+        console.warn("discarding the checkpoints of an earlier stopped run with the same options (use --resume to continue it)")
+        for child in builder.path.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    elif resume and not builder.resumed:
+        console.info("nothing to resume: starting from scratch")

@@ -1,0 +1,349 @@
+"""`kre train`: every template, head and loss end to end on a tiny model, k-fold, resume, DDP, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import synth_examples, unlabeled, write_examples
+from kre.artifacts import ArtifactStore, load_artifact
+from kre.data.probs import read_probs
+from kre.errors import TrainingError
+from kre.training.config import TrainConfig
+from kre.training.run import train
+
+RUN_FILES = {"manifest.json", "metrics.json", "valid_probs.csv", "confusion.png", "learning_curve.png"}
+
+
+def make_split(root: Path, *, n: int = 48, n_valid: int = 16, folds: int = 3, augmented: int = 0) -> Path:
+    """A splits/ (or augments/ when `augmented`) artifact of synthetic rows; returns its folder."""
+    rows = synth_examples(n, seed=5)
+    train_rows, valid_rows = rows[: n - n_valid], rows[n - n_valid :]
+    kind = "augments" if augmented else "splits"
+    if augmented:
+        extra = [
+            replace(e, id=f"aug-{e.id}", extra={"aug_method": "test", "aug_parent": e.id}) for e in train_rows[:augmented]
+        ]
+        train_rows = [replace(e, extra={"aug_method": "", "aug_parent": ""}) for e in train_rows] + extra
+    store = ArtifactStore(root)
+    with store.create(kind, "tiny", params={"seed": 0, "folds": folds}) as b:
+        write_examples(b.path / "train.csv", train_rows)
+        write_examples(b.path / "valid.csv", valid_rows)
+        if folds:
+            # pairs of rows share a sentence: keep them in one fold
+            lines = "".join(f"{e.id},{(int(e.id) // 2) % folds}\n" for e in rows)
+            (b.path / "folds.csv").write_text("id,fold\n" + lines, encoding="utf-8")
+    assert b.published is not None
+    return b.published.path
+
+
+def tiny_config(model_path: Path, **kw) -> TrainConfig:
+    base = dict(model=str(model_path), batch_size=8, eval_batch_size=16, epochs=1, max_steps=2, max_length=64, seed=7)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def runs(root: Path) -> list[Path]:
+    return ArtifactStore(root).list("runs")
+
+
+@pytest.fixture
+def test_csv(tmp_path: Path) -> Path:
+    return write_examples(tmp_path / "test.csv", unlabeled(synth_examples(10, seed=11)))
+
+
+# -- end to end through the CLI ------------------------------------------------------------
+def test_train_cli_writes_run_and_predict_matches(kre, tiny_model: Path, tmp_path: Path, test_csv: Path) -> None:
+    root = tmp_path / "root"
+    make_split(root)
+    res = kre("train", "splits/latest", "--model", tiny_model, "--root", root, "--batch-size", "8",
+              "--max-steps", "3", "--eval-every", "2", "--max-length", "64", "--test", test_csv, ok=True)
+    assert "micro F1" in res.output
+    [run] = runs(root)
+    art = load_artifact(run)
+    assert RUN_FILES | {"probs.csv", "model"} <= {p.name for p in run.iterdir()}
+    assert (run / "model" / "kre_model.json").is_file() and not (run / "checkpoint").exists()
+    params = art.params
+    assert params["marker"] == "typed-marker-punct" and params["head"] == "entity" and params["loss"] == "ce"
+    assert params["batch_size"] == 8 and params["max_steps"] == 3 and params["data"].startswith("splits/")
+    assert set(art.metrics) == {"micro_f1", "auprc", "accuracy"}
+    assert art.manifest["device"] == "cpu" and art.manifest["duration_s"] > 0 and art.manifest["samples_per_second"] > 0
+    assert {i["role"] for i in art.inputs} == {"data", "model", "test"}
+    metrics = json.loads((run / "metrics.json").read_text())
+    steps = [e["step"] for e in metrics["evaluations"]]
+    assert steps == [2, 3]  # every 2 steps and at the end; never on the training set
+    for e in metrics["evaluations"]:
+        assert {"step", "epoch", "train_loss", "valid_loss", "micro_f1", "auprc", "accuracy", "per_class"} <= set(e)
+        assert len(e["per_class"]) == 30
+    assert metrics["best"]["micro_f1"] == max(e["micro_f1"] for e in metrics["evaluations"])
+    assert art.metrics["micro_f1"] == pytest.approx(metrics["best"]["micro_f1"])
+    valid = read_probs(run / "valid_probs.csv")
+    assert len(valid.ids) == 16 and valid.gold is not None
+    assert np.allclose(valid.probs.sum(axis=1), 1.0)
+    test_probs = read_probs(run / "probs.csv")
+    assert len(test_probs.ids) == 10 and test_probs.gold is None
+
+    res = kre("predict", "runs/latest", test_csv, "--root", root, ok=True)
+    [pred] = ArtifactStore(root).list("predictions")
+    got = read_probs(pred / "probs.csv")
+    assert got.ids == test_probs.ids
+    assert np.allclose(got.probs, test_probs.probs, atol=1e-6)
+    assert load_artifact(pred).params["run"] == art.id
+
+
+# -- every template, head and loss ------------------------------------------------------------
+VARIANTS = [  # each template, head and loss at least once (defaults are covered by the CLI test above)
+    {"marker": "none", "head": "cls"},
+    {"marker": "entity-mask", "head": "lstm", "loss": "label-smoothing", "smoothing": 0.2},
+    {"marker": "entity-marker", "loss": "focal", "gamma": 1.5, "class_weights": "inverse"},
+    {"marker": "entity-marker-punct", "loss": "ldam", "class_weights": "sqrt-inverse", "type_words": "tag"},
+    {"marker": "typed-marker", "query": True, "type_words": "en"},
+    {"marker": "none", "query": True, "head": "lstm"},
+    {"optimizer": "adafactor", "grad_accum": 2, "freeze_ratio": 0.5, "bf16": True, "restrict_types": True},
+]
+
+
+@pytest.mark.parametrize("options", VARIANTS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
+def test_train_variants(tiny_model: Path, tmp_path: Path, options: dict) -> None:
+    root = tmp_path / "root"
+    make_split(root, folds=0)
+    art = train(data="splits/latest", config=tiny_config(tiny_model, **options), root=root)
+    assert art is not None and RUN_FILES <= {p.name for p in art.path.iterdir()}
+    meta = json.loads((art.path / "model" / "kre_model.json").read_text())
+    assert meta["head"] == options.get("head", "entity")
+    assert meta["template"]["marker"] == options.get("marker", "typed-marker-punct")
+    assert meta["template"]["query"] == options.get("query", False)
+    for key, value in options.items():
+        assert art.params[key] == value
+    assert 0.0 <= art.metrics["auprc"] <= 100.0
+    probs = read_probs(art.path / "valid_probs.csv")
+    assert np.isfinite(probs.probs).all()
+    if options.get("restrict_types"):
+        subj = {e.id: e.subject.type for e in synth_examples(48, seed=5)}
+        for ex_id, row in zip(probs.ids, probs.probs):
+            banned = "per:" if subj[ex_id] == "ORG" else "org:"
+            assert all(p == 0.0 for name, p in zip(probs.labels.names, row) if name.startswith(banned))
+
+
+# -- k-fold --------------------------------------------------------------------------------
+def test_kfold_oof_and_fold_average(kre, tiny_model: Path, tmp_path: Path, test_csv: Path) -> None:
+    root = tmp_path / "root"
+    make_split(root, augmented=4)
+    kre("train", "augments/latest", "--model", tiny_model, "--root", root, "--folds", "3", "--max-steps", "1",
+        "--batch-size", "8", "--max-length", "64", "--test", test_csv, ok=True)
+    [run] = runs(root)
+    oof = read_probs(run / "valid_probs.csv")
+    originals = [e.id for e in synth_examples(48, seed=5)]
+    assert sorted(oof.ids) == sorted(originals)  # every original row once, no augmented rows
+    fold_probs = [read_probs(run / f"fold-{i}" / "probs.csv").probs for i in range(3)]
+    assert np.allclose(read_probs(run / "probs.csv").probs, np.mean(fold_probs, axis=0))
+    assert all((run / f"fold-{i}" / "model" / "kre_model.json").is_file() for i in range(3))
+    assert not (run / "model").exists()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert [f["fold"] for f in metrics["folds"]] == [0, 1, 2]
+    assert sum(f["n_valid"] for f in metrics["folds"]) == 48
+    # each augmented row trains only folds other than its parent's
+    for f in metrics["folds"]:
+        assert f["n_train"] + f["n_valid"] == 48 + 4 - sum(1 for p in ("0", "1", "2", "3") if (int(p) // 2) % 3 == f["fold"])
+    # predict averages the fold models too
+    kre("predict", run, test_csv, "--root", root, ok=True)
+    [pred] = ArtifactStore(root).list("predictions")
+    assert np.allclose(read_probs(pred / "probs.csv").probs, read_probs(run / "probs.csv").probs, atol=1e-6)
+
+
+def test_single_fold(tiny_model: Path, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    make_split(root)
+    art = train(data="splits/latest", config=tiny_config(tiny_model, folds=3, fold=1, max_steps=1), root=root)
+    assert art is not None
+    assert [p.name for p in sorted(art.path.glob("fold-*"))] == ["fold-1"]
+    ids = read_probs(art.path / "valid_probs.csv").ids
+    assert all((int(i) // 2) % 3 == 1 for i in ids) and ids
+
+
+# -- resume and determinism --------------------------------------------------------------------
+def evaluations(art) -> list[tuple]:
+    data = json.loads((art.path / "metrics.json").read_text())
+    return [(e["step"], round(e["train_loss"], 6), round(e["valid_loss"], 6), round(e["micro_f1"], 6), round(e["auprc"], 6))
+            for e in data["evaluations"]]
+
+
+def test_resume_continues_and_matches_uninterrupted(tiny_model: Path, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    make_split(root, folds=0)
+    # 32 train rows / batch 8 = 4 steps per epoch: the run stops at step 5, in epoch 2,
+    # and resumes from the checkpoint of step 3 (epoch 1), so the resumed part crosses an epoch boundary
+    config = tiny_config(tiny_model, epochs=2, max_steps=7, eval_every=3, batch_size=8)
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_5(state) -> None:
+        if state.step == 5:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(data="splits/latest", config=config, root=root, callbacks=[stop_at_5])
+    assert runs(root) == []  # nothing published
+    staging = [p for p in (root / "runs").iterdir() if p.name.startswith(".staging-")]
+    assert len(staging) == 1 and (staging[0] / "checkpoint" / "state.pt").is_file()
+
+    seen: list[int] = []
+    resumed = train(data="splits/latest", config=config, root=root, resume=True, callbacks=[lambda s: seen.append(s.step)])
+    assert seen[0] == 4  # continued after the checkpoint of step 3, not from scratch
+    assert resumed is not None and not staging[0].exists()
+    fresh = train(data="splits/latest", config=config, root=root)
+    assert fresh is not None
+    assert evaluations(resumed) == evaluations(fresh)
+    assert [e[0] for e in evaluations(fresh)] == [3, 6, 7]
+
+
+def test_same_seed_same_metrics(tiny_model: Path, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    make_split(root, folds=0)
+    a = train(data="splits/latest", config=tiny_config(tiny_model, max_steps=3, eval_every=0), root=root)
+    b = train(data="splits/latest", config=tiny_config(tiny_model, max_steps=3, eval_every=0), root=root)
+    c = train(data="splits/latest", config=tiny_config(tiny_model, max_steps=3, seed=8), root=root)
+    assert a and b and c
+    assert evaluations(a) == evaluations(b)
+    assert evaluations(a) != evaluations(c)
+    assert np.array_equal(read_probs(a.path / "valid_probs.csv").probs, read_probs(b.path / "valid_probs.csv").probs)
+
+
+# -- failures ----------------------------------------------------------------------------------
+def test_nan_loss_stops_with_message(kre, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import kre.modeling.losses as losses
+
+    real = losses.build_loss
+
+    def nan_loss(*args, **kwargs):
+        inner = real(*args, **kwargs)
+        return lambda logits, labels: inner(logits, labels) * float("nan")
+
+    monkeypatch.setattr(losses, "build_loss", nan_loss)
+    root = tmp_path / "root"
+    make_split(root, folds=0)
+    res = kre("train", "splits/latest", "--model", tiny_model, "--root", root, "--max-steps", "2", ok=False)
+    assert res.exit_code == 1
+    assert "NaN" in res.output and "step 1" in res.output
+    assert runs(root) == []
+    with pytest.raises(TrainingError):
+        train(data="splits/latest", config=tiny_config(tiny_model), root=root)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["splits/latest", "--model", "MODEL", "--fp16"], "--fp16 needs a CUDA GPU"),
+        (["splits/0099", "--model", "MODEL"], "no such artifact"),
+        (["eda/latest", "--model", "MODEL"], "no eda artifact"),
+        (["splits/latest"], "--model is required"),
+        (["splits/latest", "--model", "/nonexistent/model"], "no such model folder"),
+        (["splits/latest", "--model", "MODEL", "--folds", "5"], "has 3 folds"),
+        (["splits/latest", "--model", "MODEL", "--fold", "1"], "--fold must be"),
+        (["splits/latest", "--model", "MODEL", "--test", "BADTEST"], "row 1"),
+        (["splits/latest", "--model", "MODEL", "--lr", "0"], "--lr must be positive"),
+        (["splits/latest", "--model", "MODEL", "--report-to", "wandb"], "wandb"),
+    ],
+)
+def test_bad_input_exits_1(kre, tiny_model: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    root = tmp_path / "root"
+    make_split(root)
+    bad_test = tmp_path / "bad.csv"
+    bad_test.write_text("id,sentence,subject_entity,object_entity,label,source\n0,문장,\"{'word': 'x'}\",y,100,s\n", encoding="utf-8")
+    if "--report-to" in args:
+        import importlib.util
+
+        if importlib.util.find_spec("wandb") is not None:
+            pytest.skip("wandb is installed")
+    argv = [str(tiny_model) if a == "MODEL" else str(bad_test) if a == "BADTEST" else a for a in args]
+    res = kre("train", *argv, "--root", root, "--max-steps", "1", ok=False)
+    assert res.exit_code == 1
+    assert "Error:" in res.output and message in res.output
+    assert runs(root) == []
+
+
+def test_config_file_fills_options(kre, tiny_model: Path, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    make_split(root, folds=0)
+    cfg = tmp_path / "train.toml"
+    cfg.write_text(f'model = "{tiny_model}"\nhead = "cls"\nmax-steps = 1\nbatch-size = 4\nlr = 1e-4\n', encoding="utf-8")
+    kre("train", "splits/latest", "--config", cfg, "--batch-size", "8", "--root", root, ok=True)
+    params = load_artifact(runs(root)[0]).params
+    assert params["head"] == "cls" and params["lr"] == 1e-4 and params["batch_size"] == 8  # the flag wins
+    cfg.write_text('bogus = 1\n', encoding="utf-8")
+    res = kre("train", "splits/latest", "--config", cfg, "--root", root, ok=False)
+    assert "unknown option" in res.output
+
+
+# -- DDP ---------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_ddp_two_processes_gloo(tiny_model: Path, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    make_split(root, n=40, n_valid=12, folds=0)
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "kre", "train", "splits/latest", "--model", str(tiny_model), "--root", str(root),
+           "--batch-size", "4", "--max-steps", "4", "--eval-every", "2", "--max-length", "64"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    [run] = runs(root)  # exactly one artifact: only rank 0 writes
+    art = load_artifact(run)
+    assert art.params["world_size"] == 2 and art.params["effective_batch_size"] == 8
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert [e["step"] for e in metrics["evaluations"]] == [2, 4]
+    assert len(read_probs(run / "valid_probs.csv").ids) == 12  # gathered from both ranks
+    assert proc.stdout.count("micro F1") == 1  # one summary, printed by rank 0
+
+
+def test_report_to_sends_every_evaluation(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--report-to wandb with a stand-in module (the real package is optional): init, one log per evaluation, finish."""
+    import importlib.machinery
+    import types
+
+    calls: list[tuple] = []
+    fake = types.ModuleType("wandb")
+    fake.__spec__ = importlib.machinery.ModuleSpec("wandb", None)
+
+    class FakeRun:
+        def log(self, values, step):
+            calls.append(("log", step, values))
+
+        def finish(self):
+            calls.append(("finish",))
+
+    def init(**kwargs):
+        calls.append(("init", kwargs["config"]["head"]))
+        return FakeRun()
+
+    fake.init = init
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    root = tmp_path / "root"
+    make_split(root, folds=0)
+    art = train(data="splits/latest", config=tiny_config(tiny_model, max_steps=3, eval_every=2, report_to="wandb"), root=root)
+    assert art is not None
+    assert calls[0] == ("init", "entity") and calls[-1] == ("finish",)
+    logged = [c for c in calls if c[0] == "log"]
+    assert [c[1] for c in logged] == [2, 3]
+    assert {"micro_f1", "auprc", "valid_loss", "train_loss"} <= set(logged[0][2])
+
+
+def test_model_from_tapt_artifact(tiny_model: Path, tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "root"
+    make_split(root, folds=0)
+    with ArtifactStore(root).create("tapt", "tiny", params={"model": "tiny"}) as b:
+        for f in tiny_model.iterdir():
+            shutil.copy(f, b.path / f.name)
+    art = train(data="splits/latest", config=tiny_config(tiny_model, model="tapt/latest", max_steps=1), root=root)
+    assert art is not None
+    model_input = [i for i in art.inputs if i["role"] == "model"]
+    assert model_input and model_input[0]["artifact"].startswith("tapt/0001")
