@@ -90,3 +90,33 @@ def test_bad_sweep_files(tmp_path: Path, text: str, message: str) -> None:
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_sweep(path)
+
+
+def test_real_sweep_of_three_trials_with_tiny_model(kre, tiny_model: Path, tmp_path: Path, train_csv: Path) -> None:
+    """`kre sweep` end to end: three real `kre train` trials on a tiny model, best trial reported."""
+    root = tmp_path / "root"
+    kre("split", train_csv, "--root", root, "--valid-size", "0.25", ok=True)
+    sweep_file = tmp_path / "tiny.toml"
+    sweep_file.write_text(
+        f"""
+[sweep]
+trials = 3
+metric = "auprc"
+sampler = "random"
+[fixed]
+model = "{tiny_model}"
+max-steps = 2
+batch-size = 8
+max-length = 64
+[space]
+lr = {{ type = "float", low = 0.0001, high = 0.01, log = true }}
+head = {{ type = "categorical", choices = ["cls", "entity"] }}
+"""
+    )
+    out = kre("sweep", "splits/latest", sweep_file, "--root", root, ok=True).output
+    store = ArtifactStore(root)
+    trial_runs = store.load_all("runs")
+    assert len(trial_runs) == 3 and {r.params["max_steps"] for r in trial_runs} == {2}
+    best = max(trial_runs, key=lambda r: r.metrics["auprc"])
+    assert f"run {best.id}" in out and "Best: trial" in out
+    assert len({r.params["lr"] for r in trial_runs}) == 3

@@ -71,7 +71,7 @@ def test_train_cli_writes_run_and_predict_matches(kre, tiny_model: Path, tmp_pat
     assert RUN_FILES | {"probs.csv", "model"} <= {p.name for p in run.iterdir()}
     assert (run / "model" / "kre_model.json").is_file() and not (run / "checkpoint").exists()
     params = art.params
-    assert params["marker"] == "typed-marker-punct" and params["head"] == "entity" and params["loss"] == "ce"
+    assert params["marker"] == "typed-marker-punct" and params["head"] == "entity" and params["loss"] == "label-smoothing"
     assert params["batch_size"] == 8 and params["max_steps"] == 3 and params["data"].startswith("splits/")
     assert set(art.metrics) == {"micro_f1", "auprc", "accuracy"}
     assert art.manifest["device"] == "cpu" and art.manifest["duration_s"] > 0 and art.manifest["samples_per_second"] > 0
@@ -100,7 +100,7 @@ def test_train_cli_writes_run_and_predict_matches(kre, tiny_model: Path, tmp_pat
 
 # -- every template, head and loss ------------------------------------------------------------
 VARIANTS = [  # each template, head and loss at least once (defaults are covered by the CLI test above)
-    {"marker": "none", "head": "cls"},
+    {"marker": "none", "head": "cls", "loss": "ce"},
     {"marker": "entity-mask", "head": "lstm", "loss": "label-smoothing", "smoothing": 0.2},
     {"marker": "entity-marker", "loss": "focal", "gamma": 1.5, "class_weights": "inverse"},
     {"marker": "entity-marker-punct", "loss": "ldam", "class_weights": "sqrt-inverse", "type_words": "tag"},
@@ -301,6 +301,25 @@ def test_ddp_two_processes_gloo(tiny_model: Path, tmp_path: Path) -> None:
     assert [e["step"] for e in metrics["evaluations"]] == [2, 4]
     assert len(read_probs(run / "valid_probs.csv").ids) == 12  # gathered from both ranks
     assert proc.stdout.count("micro F1") == 1  # one summary, printed by rank 0
+
+
+@pytest.mark.slow
+def test_ddp_under_accelerate_launch(tiny_model: Path, tmp_path: Path) -> None:
+    """`accelerate launch --multi_gpu --num_processes 2 -m kre train` runs the same DDP path (gloo without GPUs)."""
+    pytest.importorskip("accelerate")
+    root = tmp_path / "root"
+    make_split(root, n=40, n_valid=12, folds=0)
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", ACCELERATE_CONFIG_FILE=str(tmp_path / "none.yaml"))
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+           "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
+           "-m", "kre", "train", "splits/latest", "--model", str(tiny_model), "--root", str(root),
+           "--batch-size", "4", "--max-steps", "2", "--max-length", "64"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    [run] = runs(root)
+    art = load_artifact(run)
+    assert art.params["world_size"] == 2 and art.params["effective_batch_size"] == 8
+    assert len(read_probs(run / "valid_probs.csv").ids) == 12
 
 
 def test_report_to_sends_every_evaluation(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

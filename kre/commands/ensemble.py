@@ -43,6 +43,10 @@ def ensemble_cli(
     use_valid: Annotated[
         bool, typer.Option("--valid/--no-valid", help="Use the members' valid_probs.csv for validation metrics (and --weights auto).")
     ] = True,
+    folds: Annotated[
+        bool,
+        typer.Option("--folds", help="Members are the fold runs of one k-fold training (kre train --folds K --fold i): average test probabilities, join validation rows out-of-fold."),
+    ] = False,
     root: RootOpt = Path("."),
     name: SlugOpt = None,
     labels: LabelsOpt = None,
@@ -73,6 +77,7 @@ def ensemble_cli(
         cv_folds=cv_folds,
         force_weights=force_weights,
         use_valid=use_valid,
+        folds=folds,
     )
     _report(artifact)
 

@@ -8,22 +8,8 @@ from typing import Annotated
 
 import typer
 
+from ..modeling.templates import Marker, TypeWords
 from ._common import ConfigOpt, LabelsOpt, RootOpt, SlugOpt, cli_errors, load_config, merge_config
-
-
-class MarkerChoice(str, Enum):
-    none = "none"
-    entity_mask = "entity-mask"
-    entity_marker = "entity-marker"
-    entity_marker_punct = "entity-marker-punct"
-    typed_marker = "typed-marker"
-    typed_marker_punct = "typed-marker-punct"
-
-
-class TypeWordsChoice(str, Enum):
-    en = "en"
-    ko = "ko"
-    tag = "tag"
 
 
 class HeadChoice(str, Enum):
@@ -68,11 +54,11 @@ def train_cli(
     ctx: typer.Context,
     data: Annotated[str, typer.Argument(help="A splits/ or augments/ artifact: folder, KIND/latest or KIND/NNNN.")],
     model: Annotated[str, typer.Option("--model", "-m", help="Hub id, local model folder, or a tapt/<id> artifact.")] = "",
-    marker: Annotated[MarkerChoice, typer.Option(help="Input template (entity markers).")] = MarkerChoice.typed_marker_punct,
+    marker: Annotated[Marker, typer.Option(help="Input template (entity markers).")] = Marker.typed_marker_punct,
     query: Annotated[bool, typer.Option("--query/--no-query", help="Add a question segment naming the pair and types.")] = False,
-    type_words: Annotated[TypeWordsChoice, typer.Option(help="How entity types are written.")] = TypeWordsChoice.ko,
+    type_words: Annotated[TypeWords, typer.Option(help="How entity types are written.")] = TypeWords.ko,
     head: Annotated[HeadChoice, typer.Option(help="Classifier head.")] = HeadChoice.entity,
-    loss: Annotated[LossChoice, typer.Option(help="Training loss.")] = LossChoice.ce,
+    loss: Annotated[LossChoice, typer.Option(help="Training loss (label smoothing 0.1 did best on KLUE-RE).")] = LossChoice.label_smoothing,
     smoothing: Annotated[float, typer.Option(help="Label smoothing (--loss label-smoothing).")] = 0.1,
     gamma: Annotated[float, typer.Option(help="Focal loss gamma (--loss focal).")] = 2.0,
     class_weights: Annotated[ClassWeightsChoice, typer.Option(help="Per-class loss weights from train counts.")] = ClassWeightsChoice.none,

@@ -229,11 +229,14 @@ def _names_from(data: Any) -> tuple[str, ...] | None:
     return None
 
 
-def load_members(sources: list[MemberSource], labels: LabelSet | None = None) -> tuple[list[Member], LabelSet]:
+def load_members(
+    sources: list[MemberSource], labels: LabelSet | None = None, *, same_valid_rows: bool = True
+) -> tuple[list[Member], LabelSet]:
     """Read every member and check that ids, id sets and label orders agree.
 
     `labels` is the label order to use; by default the order an artifact member
-    records, else the 30 KLUE-RE labels.
+    records, else the 30 KLUE-RE labels. With `same_valid_rows=False` (fold runs)
+    the validation files may cover different rows.
     """
     recorded = [recorded_label_names(s.artifact) for s in sources]
     if labels is None:
@@ -246,7 +249,7 @@ def load_members(sources: list[MemberSource], labels: LabelSet | None = None) ->
         for source, names in zip(sources, recorded):
             members.append(_load_one(source, names, labels))
             task.advance()
-    check_alignment(members)
+    check_alignment(members, same_valid_rows=same_valid_rows)
     return members, labels
 
 
@@ -341,7 +344,7 @@ def check_same_ids(ref: ProbsTable, other: ProbsTable, what: str, hint: str | No
     )
 
 
-def check_alignment(members: list[Member]) -> None:
+def check_alignment(members: list[Member], *, same_valid_rows: bool = True) -> None:
     """Every member must match the first one in test ids; validation ids and gold labels too when every member has them."""
     if not members:
         raise KreError("no ensemble members given")
@@ -349,7 +352,7 @@ def check_alignment(members: list[Member]) -> None:
     for m in members[1:]:
         check_same_ids(first.test, m.test, "test probabilities")
     with_valid = [m for m in members if m.valid is not None]
-    if len(with_valid) < len(members):
+    if len(with_valid) < len(members) or not same_valid_rows:
         return  # no validation metrics: the validation files are not used
     ref = with_valid[0].valid
     assert ref is not None and ref.gold is not None

@@ -14,6 +14,7 @@ from ..data.probs import write_probs
 from ..errors import ConfigError, KreError
 from ..fileio import write_json
 from ..labels import LabelSet
+from .folds import check_fold_members, out_of_fold
 from .members import Member, expand_member_args, load_members
 from .voting import Method, Vote, combine, normalise_weights
 
@@ -88,6 +89,7 @@ def run_ensemble(
     cv_folds: int = 5,
     force_weights: bool = False,
     use_valid: bool = True,
+    folds: bool = False,
 ) -> Artifact:
     """Combine member probabilities and publish `ensembles/<NNNN>-<slug>/`.
 
@@ -98,6 +100,9 @@ def run_ensemble(
             validation probabilities, cross-validated; equal weights when CV shows no gain
             unless `force_weights`).
         use_valid: False ignores the members' valid_probs.csv (no validation metrics).
+        folds: the members are the fold runs of one k-fold training (`--fold i` each):
+            test probabilities are averaged and the validation rows concatenated into
+            out-of-fold probabilities.
     Returns:
         The published artifact: probs.csv, weights.json, and valid_probs.csv + metrics.json
         when every member has validation probabilities.
@@ -106,13 +111,20 @@ def run_ensemble(
     """
     started = time.time()
     method = Method(method)
+    if folds and (method is not Method.soft or weights is not None or not use_valid):
+        raise ConfigError("--folds collects fold runs by averaging (soft) and needs their valid_probs.csv", hint="drop --method/--weights/--no-valid")
     sources = expand_member_args(list(members), root)
     if not use_valid:
         for source in sources:
             source.valid_path = None
-    loaded, labels = load_members(sources, labels)
+    loaded, labels = load_members(sources, labels, same_valid_rows=not folds)
     if len(loaded) < 2:
         raise KreError(f"an ensemble needs at least two members, got {len(loaded)}", hint="pass more probs.csv files or run folders")
+    fold_info = check_fold_members(loaded) if folds else None
+    if fold_info is not None and fold_info["missing"]:
+        from ..console import warn
+
+        warn(f"folds {fold_info['missing']} of {fold_info['folds']} are missing: out-of-fold rows cover only folds {fold_info['present']}")
     w, w_source, cv = _resolve_weights(
         method, weights, loaded, labels, seed=seed, cv_folds=cv_folds, force_weights=force_weights
     )
@@ -120,12 +132,16 @@ def run_ensemble(
     all_valid = all(m.valid is not None for m in loaded)
     valid_vote: Vote | None = None
     metrics: dict[str, Any] | None = None
-    if all_valid:
-        valid_vote = combine(method, [m.valid.probs for m in loaded], None if w is None else list(w))  # type: ignore[union-attr]
-        gold = loaded[0].valid.gold_ids  # type: ignore[union-attr]
+    valid_table = out_of_fold(loaded) if fold_info is not None else (loaded[0].valid if all_valid else None)
+    if all_valid and valid_table is not None:
+        if fold_info is not None:  # each row has exactly one (out-of-fold) prediction
+            valid_vote = Vote(valid_table.probs, valid_table.probs.argmax(axis=1))
+        else:
+            valid_vote = combine(method, [m.valid.probs for m in loaded], None if w is None else list(w))  # type: ignore[union-attr]
+        gold = valid_table.gold_ids
         metrics = {
             "members": {
-                m.name: score(gold, m.valid.probs, m.valid.pred_ids, labels) for m in loaded  # type: ignore[union-attr]
+                m.name: score(m.valid.gold_ids, m.valid.probs, m.valid.pred_ids, labels) for m in loaded  # type: ignore[union-attr]
             },
             "ensemble": score(gold, valid_vote.probs, valid_vote.pred, labels, detail=True),
         }
@@ -141,9 +157,10 @@ def run_ensemble(
         "num_labels": len(labels),
         "seed": seed,
         "use_valid": use_valid,
+        "folds": fold_info,
         **({"cv_folds": cv_folds, "force_weights": force_weights} if cv is not None else {}),
     }
-    slug = name or f"{method.value}-{len(loaded)}"
+    slug = name or (f"folds-{len(loaded)}" if folds else f"{method.value}-{len(loaded)}")
     store = ArtifactStore(root)
     with store.create("ensembles", slug, params=params, seed=seed) as b:
         for i, m in enumerate(loaded):
@@ -173,7 +190,7 @@ def run_ensemble(
             )
         write_json(b.path / "weights.json", weights_doc)
         if valid_vote is not None and metrics is not None:
-            v = loaded[0].valid
+            v = valid_table
             write_probs(
                 b.path / "valid_probs.csv", v.ids, valid_vote.probs, labels,  # type: ignore[union-attr]
                 gold=v.gold, pred=[labels.name(int(i)) for i in valid_vote.pred],  # type: ignore[union-attr]

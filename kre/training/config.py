@@ -26,7 +26,7 @@ class TrainConfig:
     query: bool = False
     type_words: str = "ko"
     head: str = "entity"
-    loss: str = "ce"
+    loss: str = "label-smoothing"
     smoothing: float = 0.1
     gamma: float = 2.0
     class_weights: str = "none"

@@ -8,6 +8,7 @@ plots, manifest).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Sequence
@@ -320,7 +321,8 @@ def train(
         key = staging_key(config, data_artifact, model_ref, test_path, label_set)
         params = {**config.to_dict(), "data": data_artifact.id, "world_size": ctx.world_size,
                   "effective_batch_size": config.batch_size * config.grad_accum * ctx.world_size}
-        name = slug or f"{Path(model_ref.text.rstrip('/')).name}-{config.marker}-{config.head}"
+        model_name = re.sub(r"^\d{4,}-", "", Path(model_ref.text.rstrip("/")).name)  # tapt/0001-scratch -> scratch
+        name = slug or f"{model_name}-{config.marker}-{config.head}"
         work_args = dict(config=config, data=train_data, model=model_ref, labels=label_set, test=test_rows,
                          ctx=ctx, cache_dir=encodings_cache(root), resume=resume, callbacks=callbacks)
         if not ctx.is_main:

@@ -344,15 +344,16 @@ class Fitter:
                         state.epoch += 1
                         state.group_in_epoch = 0
                     last = state.step >= total
-                    task.advance()
-                    best_f1 = f"{state.best['micro_f1']:.2f}" if state.best else "-"
-                    task.status(f"loss {state.loss_sum / max(state.loss_count, 1):.4f}  best F1 {best_f1}")
+                    running_loss = state.loss_sum / max(state.loss_count, 1)  # (evaluation resets the sums)
                     due = (config.eval_every > 0 and state.step % config.eval_every == 0) or (
                         config.eval_every == 0 and epoch_end
                     )
                     if due or last:
                         best_probs = self._evaluate(model, state, collator, loss_fn, epoch_float, best_probs)
                         self._checkpoint(model, optimizer, scheduler, scaler, state, best_probs)
+                    best_f1 = f"{state.best['micro_f1']:.2f}" if state.best else "-"
+                    task.status(f"loss {running_loss:.4f}  best F1 {best_f1}")
+                    task.advance()
                     for callback in self.callbacks:
                         callback(state)
                     if state.stopped_early or epoch_end:
