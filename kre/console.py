@@ -34,6 +34,11 @@ def set_verbosity(quiet: bool = False, verbose: bool = False) -> None:
     _verbosity = -1 if quiet else (1 if verbose else 0)
 
 
+def verbosity_flags() -> list[str]:
+    """The global flags (-q / -v) that reproduce the current verbosity in a nested command."""
+    return ["-q"] if _verbosity < 0 else (["-v"] if _verbosity > 0 else [])
+
+
 def is_quiet() -> bool:
     """True when -q was given."""
     return _verbosity < 0

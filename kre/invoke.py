@@ -28,11 +28,12 @@ def invoke_kre(argv: list[str]) -> int:
     import typer
 
     from .cli import app
+    from .console import verbosity_flags
 
     set_command_line(["kre", *argv])
     command = typer.main.get_command(app)
-    try:
-        code = command.main(args=argv, prog_name="kre", standalone_mode=False)
+    try:  # the nested command keeps this process's -q / -v
+        code = command.main(args=[*verbosity_flags(), *argv], prog_name="kre", standalone_mode=False)
     except SystemExit as exc:  # pragma: no cover - defensive
         return int(exc.code or 0)
     except Exception as exc:  # usage errors: Click's own exception types, shown as Click shows them

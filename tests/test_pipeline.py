@@ -144,6 +144,7 @@ valid-size = 0.2
     out = kre("run", pipe, "--root", root, ok=True).output
     assert out.count("skipped") == 2
     pipe.write_text(text.replace("valid-size = 0.2", "valid-size = 0.25"))
-    kre("run", pipe, "--root", root, ok=True)
+    quiet = kre("-q", "run", pipe, "--root", root, ok=True).output  # -q reaches the nested commands too
+    assert "step split" not in quiet and "Reading" not in quiet and "ran" in quiet
     assert len(ArtifactStore(root).list("splits")) == 2 and len(ArtifactStore(root).list("eda")) == 1
     assert ArtifactStore(root).resolve("splits/latest").params["valid_size"] == 0.25
