@@ -8,45 +8,10 @@ from typing import Annotated
 
 import typer
 
+from ..modeling.choices import ClassWeights, HeadName, LossName
 from ..modeling.templates import Marker, TypeWords
+from ..training.config import DeviceName, OptimizerName, ReportTo
 from ._common import ConfigOpt, LabelsOpt, RootOpt, SlugOpt, cli_errors, load_config, merge_config
-
-
-class HeadChoice(str, Enum):
-    cls = "cls"
-    entity = "entity"
-    lstm = "lstm"
-
-
-class LossChoice(str, Enum):
-    ce = "ce"
-    label_smoothing = "label-smoothing"
-    focal = "focal"
-    ldam = "ldam"
-
-
-class ClassWeightsChoice(str, Enum):
-    none = "none"
-    inverse = "inverse"
-    sqrt_inverse = "sqrt-inverse"
-
-
-class OptimizerChoice(str, Enum):
-    adamw = "adamw"
-    adafactor = "adafactor"
-
-
-class ReportChoice(str, Enum):
-    none = "none"
-    wandb = "wandb"
-    mlflow = "mlflow"
-    tensorboard = "tensorboard"
-
-
-class DeviceChoice(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
 
 
 @cli_errors
@@ -57,11 +22,11 @@ def train_cli(
     marker: Annotated[Marker, typer.Option(help="Input template (entity markers).")] = Marker.typed_marker_punct,
     query: Annotated[bool, typer.Option("--query/--no-query", help="Add a question segment naming the pair and types.")] = False,
     type_words: Annotated[TypeWords, typer.Option(help="How entity types are written.")] = TypeWords.ko,
-    head: Annotated[HeadChoice, typer.Option(help="Classifier head.")] = HeadChoice.entity,
-    loss: Annotated[LossChoice, typer.Option(help="Training loss (label smoothing 0.1 did best on KLUE-RE).")] = LossChoice.label_smoothing,
+    head: Annotated[HeadName, typer.Option(help="Classifier head.")] = HeadName.entity,
+    loss: Annotated[LossName, typer.Option(help="Training loss (label smoothing 0.1 did best on KLUE-RE).")] = LossName.label_smoothing,
     smoothing: Annotated[float, typer.Option(help="Label smoothing (--loss label-smoothing).")] = 0.1,
     gamma: Annotated[float, typer.Option(help="Focal loss gamma (--loss focal).")] = 2.0,
-    class_weights: Annotated[ClassWeightsChoice, typer.Option(help="Per-class loss weights from train counts.")] = ClassWeightsChoice.none,
+    class_weights: Annotated[ClassWeights, typer.Option(help="Per-class loss weights from train counts.")] = ClassWeights.none,
     dropout: Annotated[float, typer.Option(help="Head dropout.")] = 0.1,
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 3,
     max_steps: Annotated[int, typer.Option(help="Stop after this many optimizer steps (0 = no limit).")] = 0,
@@ -70,7 +35,7 @@ def train_cli(
     eval_batch_size: Annotated[int, typer.Option(help="Evaluation batch size.")] = 128,
     warmup_ratio: Annotated[float, typer.Option(help="Fraction of steps for linear warmup.")] = 0.1,
     weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.01,
-    optimizer: Annotated[OptimizerChoice, typer.Option(help="Optimizer.")] = OptimizerChoice.adamw,
+    optimizer: Annotated[OptimizerName, typer.Option(help="Optimizer.")] = OptimizerName.adamw,
     freeze_ratio: Annotated[float, typer.Option(help="Freeze this lower fraction of encoder layers.")] = 0.0,
     max_length: Annotated[int, typer.Option(help="Max tokens (entity-aware truncation).")] = 256,
     fp16: Annotated[bool, typer.Option("--fp16", help="float16 mixed precision (CUDA).")] = False,
@@ -80,10 +45,10 @@ def train_cli(
     eval_every: Annotated[int, typer.Option(help="Evaluate every N steps (0 = every epoch).")] = 0,
     early_stopping: Annotated[int, typer.Option(help="Stop after N evaluations without a better F1 (0 = off).")] = 0,
     restrict_types: Annotated[bool, typer.Option("--restrict-types/--no-restrict-types", help="Mask labels impossible for the subject type.")] = False,
-    report_to: Annotated[ReportChoice, typer.Option(help="Experiment tracker (metrics.json is always written).")] = ReportChoice.none,
+    report_to: Annotated[ReportTo, typer.Option(help="Experiment tracker (metrics.json is always written).")] = ReportTo.none,
     folds: Annotated[int, typer.Option(help="K-fold training with the split's folds.csv (0 = use valid.csv).")] = 0,
     fold: Annotated[int | None, typer.Option(help="Train only this fold (0-based) of --folds.")] = None,
-    device: Annotated[DeviceChoice, typer.Option(help="Device (auto = CUDA when available).")] = DeviceChoice.auto,
+    device: Annotated[DeviceName, typer.Option(help="Device (auto = CUDA when available).")] = DeviceName.auto,
     test: Annotated[Path | None, typer.Option("--test", help="Also write probs.csv for this (test) file.", dir_okay=False)] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue a stopped run with the same options.")] = False,
     labels: LabelsOpt = None,

@@ -25,16 +25,11 @@ import torch
 from torch import nn
 
 from ..errors import ArtifactError, ConfigError
+from .choices import HeadName
 
 META_FILE = "kre_model.json"
 HEAD_FILE = "head.safetensors"
 FORMAT_VERSION = 1
-
-
-class HeadName(str, Enum):
-    cls = "cls"
-    entity = "entity"
-    lstm = "lstm"
 
 
 def _quiet_transformers() -> None:

@@ -22,21 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
+from .choices import ClassWeights, LossName
 
 IGNORE_INDEX = -100
-
-
-class LossName(str, Enum):
-    ce = "ce"
-    label_smoothing = "label-smoothing"
-    focal = "focal"
-    ldam = "ldam"
-
-
-class ClassWeights(str, Enum):
-    none = "none"
-    inverse = "inverse"
-    sqrt_inverse = "sqrt-inverse"
 
 
 def _counts(class_counts: Sequence[int] | None, num_labels: int, why: str) -> torch.Tensor:

@@ -5,16 +5,45 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from ..errors import ConfigError
+from enum import Enum
 
-MARKERS = ("none", "entity-mask", "entity-marker", "entity-marker-punct", "typed-marker", "typed-marker-punct")
-TYPE_WORDS = ("en", "ko", "tag")
-HEADS = ("cls", "entity", "lstm")
-LOSSES = ("ce", "label-smoothing", "focal", "ldam")
-CLASS_WEIGHTS = ("none", "inverse", "sqrt-inverse")
-OPTIMIZERS = ("adamw", "adafactor")
-REPORT_TO = ("none", "wandb", "mlflow", "tensorboard")
-DEVICES = ("auto", "cpu", "cuda")
+from ..errors import ConfigError
+from ..modeling.choices import ClassWeights, HeadName, LossName, values
+from ..modeling.templates import Marker, TypeWords
+
+
+class OptimizerName(str, Enum):
+    """`--optimizer`."""
+
+    adamw = "adamw"
+    adafactor = "adafactor"
+
+
+class ReportTo(str, Enum):
+    """`--report-to`."""
+
+    none = "none"
+    wandb = "wandb"
+    mlflow = "mlflow"
+    tensorboard = "tensorboard"
+
+
+class DeviceName(str, Enum):
+    """`--device`."""
+
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+MARKERS = values(Marker)
+TYPE_WORDS = values(TypeWords)
+HEADS = values(HeadName)
+LOSSES = values(LossName)
+CLASS_WEIGHTS = values(ClassWeights)
+OPTIMIZERS = values(OptimizerName)
+REPORT_TO = values(ReportTo)
+DEVICES = values(DeviceName)
 
 
 @dataclass
