@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
-from .choices import ClassWeights, LossName
+from .choices import ClassWeights, values
 
 IGNORE_INDEX = -100
 
@@ -43,7 +43,7 @@ def class_weight_vector(kind: str, class_counts: Sequence[int] | None, num_label
     kind = kind.value if isinstance(kind, Enum) else kind
     if kind == "none":
         return None
-    if kind not in ("inverse", "sqrt-inverse"):
+    if kind not in values(ClassWeights):
         raise ConfigError(f"unknown class weights '{kind}'", hint="choose none, inverse or sqrt-inverse")
     counts = _counts(class_counts, num_labels, f"class weights '{kind}'")
     safe = counts.clone()
