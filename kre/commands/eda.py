@@ -8,16 +8,24 @@ from typing import Annotated
 
 import typer
 
-from ._common import LabelsOpt, RootOpt, SlugOpt, cli_errors
+from ._common import LabelsOpt, RootOpt, SeedOpt, SlugOpt, cli_errors
 
 
 @cli_errors
 def eda_cli(
-    data: Annotated[list[Path], typer.Argument(help="Data files (CSV, KLUE JSON, JSONL): e.g. train.csv test_data.csv.", show_default=False)],
+    data: Annotated[
+        list[Path],
+        typer.Argument(help="Data files (CSV, KLUE JSON, JSONL) or hub:NAME[:CONFIG[:SPLIT]] sources: e.g. train.csv test_data.csv.", show_default=False),
+    ],
     model: Annotated[
         str | None,
         typer.Option("--model", help="Tokenizer for lengths in tokens: a local model folder, tapt/<id>, or a hub id."),
     ] = None,
+    adversarial: Annotated[
+        bool,
+        typer.Option("--adversarial/--no-adversarial", help="Tell each compared file from the reference with a classifier (ROC AUC, n-grams, sources)."),
+    ] = True,
+    seed: SeedOpt = 0,
     labels: LabelsOpt = None,
     root: RootOpt = Path("."),
     name: SlugOpt = None,
@@ -26,13 +34,14 @@ def eda_cli(
 
     Invalid rows are reported (file, row, field), not fatal. Writes eda/<NNNN>-<name>/ with report.md, stats.json and PNG plots.
 
-    Every other file is compared with the first labeled one: shared sentences and distribution shift.
+    Every other file is compared with the first labeled one: shared sentences, distribution shift, and
+    how well a classifier of character n-grams tells the two apart (cross-validated ROC AUC; --no-adversarial skips it).
     """
     from ..console import info, warn
     from ..eda import run_eda
     from ..eda.report import print_summary
 
-    artifact = run_eda(paths=data, root=root, labels=labels, model=model, name=name)
+    artifact = run_eda(paths=data, root=root, labels=labels, model=model, name=name, adversarial=adversarial, seed=seed)
     stats = json.loads(artifact.file("stats.json").read_text(encoding="utf-8"))
     print_summary(stats, artifact.id)
     if stats["totals"]["problems"]:

@@ -19,8 +19,13 @@ def analyze(
     labels: LabelSet | None = None,
     tokenizer: object | None = None,
     model: str | None = None,
+    adversarial: bool = True,
+    seed: int = 0,
 ) -> EdaStats:
     """Read the files (invalid rows collected, not fatal) and compute their statistics.
+
+    With `adversarial`, each compared file is also told apart from the reference file by a
+    cross-validated classifier (ROC AUC, separating n-grams and sources).
 
     Raises DataError for a file that cannot be read at all (not found, empty, wrong columns).
     """
@@ -29,7 +34,7 @@ def analyze(
     from .tokens import token_lengths
 
     labels = labels or DEFAULT_LABELS
-    steps = len(paths) * (2 if tokenizer is not None else 1)
+    steps = len(paths) * (2 if tokenizer is not None else 1) + (len(paths) - 1 if adversarial else 0)
     with progress("Reading data", total=steps) as task:
         datasets = []
         for path in paths:
@@ -44,7 +49,14 @@ def analyze(
                 tokens.append(token_lengths(tokenizer, ds.examples, model or ""))
                 task.advance()
         task.status("statistics")
-        return compute_stats(datasets, labels, tokens)
+        stats = compute_stats(datasets, labels, tokens)
+        if adversarial and stats.data["comparisons"]:
+            from .adversarial import add_adversarial
+
+            task.status("adversarial validation (train vs test classifier)")
+            add_adversarial(stats, datasets, seed=seed)
+            task.advance(len(stats.data["comparisons"]))
+        return stats
 
 
 def run_eda(
@@ -54,6 +66,8 @@ def run_eda(
     labels: LabelSet | str | Path | None = None,
     model: str | None = None,
     name: str | None = None,
+    adversarial: bool = True,
+    seed: int = 0,
 ) -> Artifact:
     """Analyse data files and publish an `eda/<NNNN>-<slug>/` artifact.
 
@@ -67,6 +81,8 @@ def run_eda(
         labels: a LabelSet or a label map JSON file (default: the 30 KLUE-RE labels).
         model: a tokenizer (local folder, tapt/runs artifact or hub id) for lengths in tokens.
         name: slug of the artifact folder (default: the file names).
+        adversarial: tell each compared file from the reference with a classifier (ROC AUC, n-grams, sources, plot).
+        seed: cross-validation folds of that classifier.
     """
     from ..artifacts import slugify
     from ..console import progress
@@ -86,7 +102,7 @@ def run_eda(
         labels = LabelSet.load(labels_path)
     label_set = labels if isinstance(labels, LabelSet) else DEFAULT_LABELS
     tokenizer = load_tokenizer(model, root) if model else None
-    stats = analyze(paths, labels=label_set, tokenizer=tokenizer, model=model)
+    stats = analyze(paths, labels=label_set, tokenizer=tokenizer, model=model, adversarial=adversarial, seed=seed)
 
     store = ArtifactStore(root)
     slug = name or "-".join(Path(p).stem for p in paths)
@@ -94,6 +110,8 @@ def run_eda(
         "files": [str(p) for p in paths],
         "labels": str(labels_path) if labels_path else None,
         "model": model,
+        "adversarial": adversarial,
+        "seed": seed,
     }
     with store.create("eda", slugify(slug), params=params) as builder:
         for path in paths:
@@ -109,6 +127,9 @@ def run_eda(
             task.advance()
         totals = stats.data["totals"]
         builder.metrics.update({k: v for k, v in totals.items() if k != "files"})
+        aucs = [c["adversarial"]["auc"] for c in stats.data["comparisons"] if "auc" in c.get("adversarial", {})]
+        if aucs:
+            builder.metrics["adversarial_auc"] = aucs[0] if len(aucs) == 1 else aucs
         if model:
             for limit in (128, 256):
                 builder.metrics[f"token_over_{limit}"] = sum(f["token_length"][f"over_{limit}"] for f in stats.data["files"])

@@ -22,14 +22,20 @@ COLORS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA
 DPI = 100
 
 
+def korean_fonts() -> list[str]:
+    """The installed fonts that can draw Hangul (from KOREAN_FONTS)."""
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return [name for name in KOREAN_FONTS if name in installed]
+
+
 @contextmanager
 def _style() -> Iterator[None]:
     """rc settings for our figures: a Korean font if one exists, no glyph warnings."""
     import matplotlib
-    from matplotlib import font_manager
 
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    korean = [name for name in KOREAN_FONTS if name in installed]
+    korean = korean_fonts()
     rc = {"font.family": [*korean[:1], "DejaVu Sans"], "font.size": 9, "axes.titlesize": 10, "axes.unicode_minus": False}
     with matplotlib.rc_context(rc), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Gg]lyph.*")
@@ -297,6 +303,53 @@ def plot_shift(stats: EdaStats, out: Path) -> str | None:
     return _save(fig, out, "shift.png")
 
 
+def plot_adversarial(stats: EdaStats, out: Path) -> str | None:
+    """Per comparison: ROC curve of the train-vs-test classifier, its score histograms, sources and top n-grams."""
+    comparisons = [c for c in stats.data["comparisons"] if "auc" in c.get("adversarial", {})]
+    if not comparisons:
+        return None
+    cols = 4 if korean_fonts() else 3
+    fig = _figure(5 * cols, 4.4 * len(comparisons))
+    for row, c in enumerate(comparisons):
+        adv = c["adversarial"]
+        ref, other = c["reference"], c["other"]
+        ax = fig.add_subplot(len(comparisons), cols, row * cols + 1)
+        ax.plot(adv["roc"]["fpr"], adv["roc"]["tpr"], color=COLORS[1])
+        ax.plot([0, 1], [0, 1], color=COLORS[7], linestyle="--", linewidth=0.8)
+        ax.set_xlabel(f"false positive rate ({ref} called {other})")
+        ax.set_ylabel(f"true positive rate ({other})")
+        ax.set_title(f"{ref} vs {other}: out-of-fold ROC AUC {adv['auc']:.3f}")
+        ax = fig.add_subplot(len(comparisons), cols, row * cols + 2)
+        hist = adv["score_histogram"]
+        edges = np.asarray(hist["edges"])
+        centers, width = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+        ax.bar(centers, hist["a"], width=width, alpha=0.6, color=COLORS[0], label=ref)
+        ax.bar(centers, hist["b"], width=width, alpha=0.6, color=COLORS[1], label=other)
+        ax.set_xlabel(f"P({other}) out of fold")
+        ax.set_ylabel("share of rows")
+        ax.set_title("Classifier scores (high = looks like " + other + ")")
+        ax.legend(fontsize=7)
+        ax = fig.add_subplot(len(comparisons), cols, row * cols + 3)
+        sources = adv["sources"]
+        x = np.arange(len(sources))
+        ax.bar(x - 0.2, [r["share_a"] for r in sources], width=0.4, color=COLORS[0], label=ref)
+        ax.bar(x + 0.2, [r["share_b"] for r in sources], width=0.4, color=COLORS[1], label=other)
+        ax.set_xticks(x, [f"{r['source']}\nscore {r['mean_score_a']}/{r['mean_score_b']}" for r in sources], fontsize=7)
+        ax.set_ylabel("share of rows")
+        ax.set_title("Sources (mean score per side under the name)")
+        ax.legend(fontsize=7)
+        if cols == 4:  # Hangul n-grams only draw with a Korean font; report.md always lists them
+            ax = fig.add_subplot(len(comparisons), cols, row * cols + 4)
+            feats = adv["features"]["b"][:10][::-1] + adv["features"]["a"][:10]
+            weights = [f["weight"] for f in feats]
+            ax.barh(range(len(feats)), weights, color=[COLORS[1] if w > 0 else COLORS[0] for w in weights])
+            ax.set_yticks(range(len(feats)), [repr(f["ngram"]) for f in feats], fontsize=7)
+            ax.axvline(0, color=COLORS[7], linewidth=0.8)
+            ax.set_xlabel(f"weight (> 0: {other}, < 0: {ref})")
+            ax.set_title("Character n-grams that separate the files")
+    return _save(fig, out, "adversarial.png")
+
+
 PLOTS: tuple[Callable[[EdaStats, Path], str | None], ...] = (
     plot_labels,
     plot_sources,
@@ -307,6 +360,7 @@ PLOTS: tuple[Callable[[EdaStats, Path], str | None], ...] = (
     plot_duplicates,
     plot_problems,
     plot_shift,
+    plot_adversarial,
 )
 
 
