@@ -21,7 +21,9 @@ class ConflictPolicy(str, Enum):
 @cli_errors
 def split_cli(
     ctx: typer.Context,
-    data: Annotated[Path, typer.Argument(help="Labeled data: competition CSV, KLUE-RE JSON or JSONL.", show_default=False)],
+    data: Annotated[
+        Path, typer.Argument(help="Labeled data: competition CSV, KLUE-RE JSON, JSONL, or hub:NAME[:CONFIG[:SPLIT]].", show_default=False)
+    ],
     valid_size: Annotated[float, typer.Option("--valid-size", help="Share of rows for validation (0-1).")] = 0.1,
     seed: SeedOpt = 42,
     folds: Annotated[int, typer.Option("--folds", help="Also write folds.csv with K group-aware stratified folds (0: none).")] = 0,
@@ -29,6 +31,10 @@ def split_cli(
     conflicts: Annotated[
         ConflictPolicy, typer.Option("--conflicts", help="With --dedupe: keep the first of conflicting rows, or drop them all.")
     ] = ConflictPolicy.keep_first,
+    like: Annotated[
+        Path | None,
+        typer.Option("--like", help="Test data (labels not needed): validation takes the sentences that look most like it.", dir_okay=False),
+    ] = None,
     labels: LabelsOpt = None,
     root: RootOpt = Path("."),
     name: SlugOpt = None,
@@ -38,9 +44,13 @@ def split_cli(
 
     Writes splits/NNNN-<name>/ with train.csv, valid.csv, report.json, class_counts.png and,
     with --folds K, folds.csv (id,fold) over all kept rows. Same data and seed: same files.
+
+    With --like TEST the validation side takes the training sentences a classifier finds most like the
+    test set (adversarial validation), still grouped and stratified; report.json says how close it is to
+    the test set, next to the plain split of the same seed. Folds are not affected.
     """
     values = dict(
-        valid_size=valid_size, seed=seed, folds=folds, dedupe=dedupe, conflicts=conflicts, labels=labels, root=root, name=name
+        valid_size=valid_size, seed=seed, folds=folds, dedupe=dedupe, conflicts=conflicts, like=like, labels=labels, root=root, name=name
     )
     opts = merge_config(ctx, load_config(config), values)
     from ..split import make_split, print_summary
@@ -55,5 +65,6 @@ def split_cli(
         conflicts=ConflictPolicy(opts["conflicts"]).value,
         labels=opts["labels"],
         name=opts["name"],
+        like=opts["like"],
     )
     print_summary(artifact)

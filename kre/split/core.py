@@ -32,6 +32,7 @@ def make_split(
     conflicts: str = "keep-first",
     labels: str | Path | LabelSet | None = None,
     name: str | None = None,
+    like: str | Path | None = None,
 ) -> Artifact:
     """Split labeled data into train/valid (and optionally K folds) and publish a `splits/` artifact.
 
@@ -48,6 +49,9 @@ def make_split(
         conflicts: "keep-first" (keep the first row of a conflicting group) or "drop-all".
         labels: a label map JSON (or LabelSet); default: the 30 KLUE-RE labels.
         name: slug of the artifact folder.
+        like: a test data file (labels not needed): validation takes the training sentences that look most
+            like it (adversarial validation), still grouped by sentence and stratified by label; report.json's
+            `like` section says how close valid is to it, next to the plain split of the same seed.
 
     Raises:
         ConfigError: bad option values, or too few sentences to split.
@@ -58,6 +62,10 @@ def make_split(
     path = Path(path)
     info(f"Reading {path}")
     examples = read_dataset(path, labels=label_set, strict=True, require_labels=True).examples
+    test_rows = None
+    if like is not None:
+        info(f"Reading {like}")
+        test_rows = read_dataset(like, labels=label_set, strict=True).examples
 
     found = find_duplicates(examples, drop=dedupe, conflicts=conflicts)
     rows = [examples[i] for i in found.keep]
@@ -68,7 +76,14 @@ def make_split(
         raise ConfigError(f"--folds {folds} is more than the {len(groups)} distinct sentences in {path}")
 
     info(f"Splitting {len(rows)} rows ({len(groups)} sentences) into train/valid" + (f" and {folds} folds" if folds else ""))
-    side = _row_bins(groups, assign_groups(groups, (1.0 - valid_size, valid_size), seed), len(rows))
+    like_report = None
+    if test_rows is not None:
+        from .like import test_like_sides
+
+        group_sides, like_report = test_like_sides(rows, groups, test_rows, valid_size, seed)
+    else:
+        group_sides = assign_groups(groups, (1.0 - valid_size, valid_size), seed)
+    side = _row_bins(groups, group_sides, len(rows))
     train = [e for e, s in zip(rows, side) if s == 0]
     valid = [e for e, s in zip(rows, side) if s == 1]
     fold_of = _row_bins(groups, assign_groups(groups, (1.0 / folds,) * folds, seed), len(rows)) if folds else []
@@ -76,6 +91,8 @@ def make_split(
     present = {e.label for e in rows}
     order = [n for n in label_set.names if n in present]
     report = _report(path, rows, train, valid, fold_of, order, found, dedupe, conflicts, valid_size, seed, folds, len(examples))
+    if like_report is not None:
+        report["like"] = {"file": str(like), **like_report}
     if report["leak_check"]["leaked_sentences"] or report["leak_check"].get("folds_leaked_sentences"):
         raise KreError("internal error: a sentence landed on both sides of the split", hint="please report this bug")
 
@@ -86,12 +103,16 @@ def make_split(
         "dedupe": dedupe,
         "conflicts": conflicts,
         "labels": str(labels) if labels is not None and not isinstance(labels, LabelSet) else None,
+        "like": str(like) if like is not None else None,
     }
-    slug = name or f"{path.stem}-v{valid_size:g}-s{seed}" + (f"-k{folds}" if folds else "") + ("-dedupe" if dedupe else "")
+    slug = name or (f"{path.stem}-v{valid_size:g}-s{seed}" + (f"-k{folds}" if folds else "") + ("-dedupe" if dedupe else "")
+                    + ("-like" if like is not None else ""))
     extra_columns = _extra_columns(rows)
     store = ArtifactStore(root)
     with store.create("splits", slugify(slug), params=params, seed=seed) as b:
         b.add_input_file(path, "data")
+        if like is not None:
+            b.add_input_file(like, "like")
         if labels is not None and not isinstance(labels, LabelSet):
             b.add_input_file(labels, "labels")
         write_csv(b.path / "train.csv", train, extra_columns)
@@ -118,6 +139,14 @@ def make_split(
                 "leaked_sentences": report["leak_check"]["leaked_sentences"],
             }
         )
+        if like_report is not None:
+            b.metrics.update({
+                "train_vs_test_auc": like_report["train_vs_test"]["auc"],
+                "valid_vs_test_auc": like_report["test_like"]["auc_vs_test"],
+                "plain_valid_vs_test_auc": like_report["plain"]["auc_vs_test"],
+                "valid_source_tvd": like_report["test_like"]["source_tvd"],
+                "plain_valid_source_tvd": like_report["plain"]["source_tvd"],
+            })
     assert b.published is not None
     return b.published
 

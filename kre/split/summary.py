@@ -38,7 +38,33 @@ def print_summary(artifact: Artifact, *, per_class: bool = True) -> None:
                 for label, n in counts["train"].items()
             ],
         )
+    like = report.get("like")
+    if like:
+        print_like(like)
     if cov["missing_in_valid"]:
         missing = ", ".join(f"{m['label']} ({m['sentences']} sentence{'' if m['sentences'] == 1 else 's'})" for m in cov["missing_in_valid"])
         result(f"[yellow]Not in valid:[/yellow] {missing}")
     result(f"Wrote [bold]{artifact.path}[/bold]")
+
+
+def print_like(like: dict) -> None:
+    """The test-like split's closeness to the test set, next to the plain split's."""
+    tl, plain, test = like["test_like"], like["plain"], like["test"]
+
+    def auc(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    rows: list[tuple[str, object, object, object]] = [
+        ("AUC vs test (0.5: alike)", auc(tl["auc_vs_test"]), auc(plain["auc_vs_test"]), f"train: {auc(like['train_vs_test']['auc'])}"),
+        ("mean P(test) of valid rows", tl["mean_test_score"], plain["mean_test_score"], ""),
+        ("source TVD to test", tl["source_tvd"], plain["source_tvd"], 0.0),
+        ("type-pair TVD to test", tl["type_pair_tvd"], plain["type_pair_tvd"], 0.0),
+    ]
+    for source in sorted(test["source_shares"], key=lambda k: -test["source_shares"][k]):
+        rows.append((f"{source} share", _pct(tl["source_shares"].get(source, 0.0)), _pct(plain["source_shares"].get(source, 0.0)),
+                     _pct(test["source_shares"][source])))
+    print_table(f"Validation vs test ({like['seconds']:.0f} s)", ["", "test-like valid", "plain valid", "test"], rows)
+
+
+def _pct(share: float) -> str:
+    return f"{100 * share:.1f}%"
