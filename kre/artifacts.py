@@ -287,7 +287,14 @@ class ArtifactBuilder:
     published: Artifact | None = None
 
     def add_input_file(self, path: str | Path, role: str = "data") -> str:
-        """Record an input file with its content hash; returns the hash."""
+        """Record an input file with its content hash; returns the hash. A `hub:` data source is recorded by its
+        dataset, config, split, fingerprint and content hash (kre.data.hub)."""
+        if str(path).startswith("hub:"):
+            from .data.hub import hub_input_record
+
+            record = hub_input_record(path, role)
+            self.inputs.append(record)
+            return str(record["sha256"])
         path = Path(path)
         digest = sha256_file(path)
         self.inputs.append({"role": role, "path": str(path), "sha256": digest})

@@ -23,7 +23,7 @@ def tapt_cli(
     ] = False,
     extra: Annotated[
         list[Path] | None,
-        typer.Option("--extra", help="More text: test files, external text (.csv/.json/.jsonl/.txt). Repeatable.", exists=True, dir_okay=False),
+        typer.Option("--extra", help="More text: test files, external text (.csv/.json/.jsonl/.txt, hub:NAME[:CONFIG[:SPLIT]]). Repeatable.", dir_okay=False),
     ] = None,
     include_valid: Annotated[bool, typer.Option("--include-valid", help="Also read the split's valid.csv sentences (no labels are used).")] = False,
     epochs: Annotated[float, typer.Option("--epochs", help="Passes over the texts.")] = 1,

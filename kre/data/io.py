@@ -19,6 +19,7 @@ from ..errors import DataError
 from ..fileio import atomic_open
 from ..labels import DEFAULT_LABELS, OBJECT_TYPES, SUBJECT_TYPES, LabelSet
 from .entities import EntityParseError, entity_from_mapping, format_entity_string, parse_entity_string
+from .hub import is_hub_source, read_hub_dataset
 from .records import Entity, Example
 
 CSV_COLUMNS = ("id", "sentence", "subject_entity", "object_entity", "label", "source")
@@ -88,13 +89,16 @@ def read_dataset(
     """Read and validate a data file.
 
     Args:
-        path: a competition CSV, an official KLUE-RE JSON file or a JSONL file.
+        path: a competition CSV, an official KLUE-RE JSON file, a JSONL file, or a `hub:NAME[:CONFIG[:SPLIT]]`
+            source read with `datasets` (see kre.data.hub).
         labels: the label set (default: the 30 KLUE-RE labels).
         strict: raise `DataError` on the first problem instead of collecting problems.
         require_labels: refuse unlabeled rows (training data).
     """
-    path = Path(path)
     labels = labels or DEFAULT_LABELS
+    if is_hub_source(path):
+        return read_hub_dataset(path, labels=labels, strict=strict, require_labels=require_labels)
+    path = Path(path)
     fmt = detect_format(path)
     if not path.exists():
         raise DataError(path, "file not found")

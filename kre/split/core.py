@@ -11,7 +11,8 @@ from ..artifacts import Artifact, ArtifactStore, slugify
 from ..console import info
 from ..data import Example, read_dataset, write_csv
 from ..errors import ConfigError, DataError, KreError
-from ..fileio import sha256_file, write_json
+from ..data.hub import data_sha256
+from ..fileio import write_json
 from ..labels import DEFAULT_LABELS, LabelSet
 from .assign import assign_groups, build_groups
 from .dedupe import CONFLICT_POLICIES, DedupeResult, find_duplicates
@@ -212,7 +213,7 @@ def _report(
         return [{"label": c, "sentences": len(label_groups[c])} for c in order if side[c] == 0]
 
     report: dict[str, Any] = {
-        "input": {"file": path.name, "sha256": sha256_file(path), "rows": rows_read},
+        "input": {"file": path.name, "sha256": data_sha256(path), "rows": rows_read},
         "params": {"seed": seed, "valid_size": valid_size, "folds": folds, "dedupe": dedupe, "conflicts": conflicts},
         "dedupe": {
             "enabled": dedupe,

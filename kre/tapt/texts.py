@@ -61,7 +61,10 @@ def read_sentences(path: Path) -> tuple[list[str], int]:
     their count returned, but a file with no usable row is refused).
     """
     from ..data import read_dataset
+    from ..data.hub import is_hub_source
 
+    if is_hub_source(path):
+        return _usable_sentences(read_dataset(path, strict=False), path)
     if not path.exists():
         raise DataError(path, "file not found")
     if not path.is_file():
@@ -74,7 +77,11 @@ def read_sentences(path: Path) -> tuple[list[str], int]:
         return lines, 0
     if suffix not in DATA_SUFFIXES:
         raise DataError(path, f"unknown file type '{path.suffix}'", hint="use .csv, .json, .jsonl or .txt (one text per line)")
-    data = read_dataset(path, strict=False)
+    return _usable_sentences(read_dataset(path, strict=False), path)
+
+
+def _usable_sentences(data: Any, path: Path) -> tuple[list[str], int]:
+    """The sentences of a data set read leniently, and how many rows were skipped; refused when none is usable."""
     if not data.examples:
         first = data.problems[0] if data.problems else None
         if first is not None:
@@ -90,8 +97,10 @@ def _looks_like_ref(text: str) -> bool:
 
 def resolve_source(source: str | Path, store: ArtifactStore) -> Artifact | Path:
     """A source is a data file, or a splits/augments artifact (folder path or `kind/latest`)."""
+    from ..data.hub import is_hub_source
+
     path = Path(source)
-    if path.is_file():
+    if path.is_file() or is_hub_source(source):
         return path
     if path.is_dir() or _looks_like_ref(str(source)):
         artifact = store.resolve(str(source))

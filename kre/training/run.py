@@ -21,9 +21,10 @@ import numpy as np
 from .. import console
 from ..artifacts import Artifact, ArtifactBuilder, ArtifactStore
 from ..data import Example, read_dataset
+from ..data.hub import data_sha256
 from ..data.probs import read_probs, write_probs
 from ..errors import ArtifactError, ConfigError
-from ..fileio import dumps_json, sha256_file, sha256_text, write_json
+from ..fileio import dumps_json, sha256_text, write_json
 from ..labels import DEFAULT_LABELS, LabelSet
 from ..metrics import evaluate
 from .checkpoint import remove_checkpoints
@@ -73,7 +74,7 @@ def staging_key(config: TrainConfig, data: Artifact, model: ModelRef, test: Path
         "config": config.to_dict(),
         "data": data.manifest_sha256(),
         "model": model.artifact.manifest_sha256() if model.artifact is not None else model.path,
-        "test": sha256_file(test) if test is not None else None,
+        "test": data_sha256(test) if test is not None else None,
         "labels": list(labels.names),
     }
     return "train-" + sha256_text(dumps_json(parts))[:24]
