@@ -163,12 +163,13 @@ def test_cli_writes_all_files_and_manifest(tmp_path: Path, kre, train_csv: Path)
     assert art.name == "0001-mine"
     artifact = load_artifact(art, kind="eda")
     files = {p.name for p in art.iterdir()}
-    assert {"report.md", "stats.json", "manifest.json"} | PLOTS == files
+    plots = PLOTS | {"adversarial.png"}  # two files: the train-vs-test classifier runs too
+    assert {"report.md", "stats.json", "manifest.json"} | plots == files
     assert set(artifact.manifest["outputs"]) == files - {"manifest.json"}
-    for png in PLOTS:
+    for png in plots:
         assert (art / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = (art / "report.md").read_text(encoding="utf-8")
-    assert all(f"({png})" in report for png in PLOTS)
+    assert all(f"({png})" in report for png in plots)
     assert [(i["role"], Path(i["path"]).name) for i in artifact.inputs] == [("data", "train.csv"), ("data", "test.csv")]
     stats = json.loads((art / "stats.json").read_text(encoding="utf-8"))
     metrics = artifact.metrics
