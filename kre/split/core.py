@@ -104,8 +104,9 @@ def make_split(
         "dedupe": dedupe,
         "conflicts": conflicts,
         "labels": str(labels) if labels is not None and not isinstance(labels, LabelSet) else None,
-        "like": str(like) if like is not None else None,
     }
+    if like is not None:  # absent otherwise: a plain split's params (and fingerprint) stay as they were
+        params["like"] = str(like)
     slug = name or (f"{path.stem}-v{valid_size:g}-s{seed}" + (f"-k{folds}" if folds else "") + ("-dedupe" if dedupe else "")
                     + ("-like" if like is not None else ""))
     extra_columns = _extra_columns(rows)
