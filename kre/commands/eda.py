@@ -34,8 +34,8 @@ def eda_cli(
 
     Invalid rows are reported (file, row, field), not fatal. Writes eda/<NNNN>-<name>/ with report.md, stats.json and PNG plots.
 
-    Every other file is compared with the first labeled one: shared sentences, distribution shift, and
-    how well a classifier of character n-grams tells the two apart (cross-validated ROC AUC; --no-adversarial skips it).
+    Every other file is compared with the first labeled one: shared sentences, distribution shift,
+    and how well a classifier tells them apart (ROC AUC, n-grams, sources; --no-adversarial skips it).
     """
     from ..console import info, warn
     from ..eda import run_eda

@@ -45,9 +45,8 @@ def split_cli(
     Writes splits/NNNN-<name>/ with train.csv, valid.csv, report.json, class_counts.png and,
     with --folds K, folds.csv (id,fold) over all kept rows. Same data and seed: same files.
 
-    With --like TEST the validation side takes the training sentences a classifier finds most like the
-    test set (adversarial validation), still grouped and stratified; report.json says how close it is to
-    the test set, next to the plain split of the same seed. Folds are not affected.
+    With --like TEST, valid takes the sentences a classifier finds most like the test set,
+    still grouped and stratified; report.json compares it with the plain split (folds as before).
     """
     values = dict(
         valid_size=valid_size, seed=seed, folds=folds, dedupe=dedupe, conflicts=conflicts, like=like, labels=labels, root=root, name=name
