@@ -171,3 +171,16 @@ def test_assign_like_quotas_and_coverage() -> None:
     got = Counter(lab for g in valid for lab in g.labels)
     assert got["a"] == 10 and got["b"] == 10 and got["rare"] == 1 and got["single"] == 0
     assert all(scores[groups.index(g)] == 1.0 for g in valid if g.labels[0] in ("a", "b"))
+
+
+def test_group_folds_keep_groups_whole_and_balance_kinds() -> None:
+    from kre.adversarial import group_folds
+
+    y = np.array([0] * 50 + [1] * 30 + [0, 1] * 5)  # the last 5 groups hold one A and one B document each
+    groups = np.concatenate([np.arange(80), np.repeat(np.arange(80, 85), 2)])
+    fold_of = group_folds(y, groups, 5, seed=3)
+    for g in range(80, 85):
+        assert len(set(fold_of[groups == g])) == 1
+    assert [int(((fold_of == f) & (y == 0)).sum()) for f in range(5)] == [11] * 5
+    assert [int(((fold_of == f) & (y == 1)).sum()) for f in range(5)] == [7] * 5
+    assert not np.array_equal(fold_of, group_folds(y, groups, 5, seed=4))

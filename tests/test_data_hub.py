@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -92,8 +93,6 @@ def test_reads_like_the_csv_with_labels_mapped_by_name(tmp_path: Path, klue_dir:
 
 
 def test_same_row_and_field_errors_as_csv(tmp_path: Path) -> None:
-    from dataclasses import replace
-
     bad = list(VALID)
     bad[2] = replace(bad[2], subject=replace(bad[2].subject, start=bad[2].subject.start + 1, end=bad[2].subject.end + 1))
     folder = save_klue_layout(tmp_path / "bad", {"validation": bad})
@@ -169,3 +168,19 @@ def test_train_test_and_predict_read_hub_sources(kre, tiny_model: Path, klue_dir
     art = load_artifact(pred)
     assert "micro_f1" in art.metrics  # the hub split is labeled: the prediction is scored
     assert [i.get("split") for i in art.inputs if i["role"] == "data"] == ["validation"]
+
+
+def test_string_labels_and_unknown_class_names(tmp_path: Path) -> None:
+    import datasets
+
+    cols = _columns(VALID[:4])
+    cols["label"] = [e.label for e in VALID[:4]]  # a copy with label names instead of ClassLabel ids
+    datasets.Dataset.from_dict(cols).save_to_disk(str(tmp_path / "strings"))
+    assert [e.label for e in read_dataset(f"hub:{tmp_path / 'strings'}").examples] == [e.label for e in VALID[:4]]
+    names = HUB_NAMES[:-1] + ["per:favourite_food"]  # a class kre does not know
+    rows = [replace(e, label="per:favourite_food") for e in VALID[:3]]
+    feats = _features()
+    feats["label"] = datasets.ClassLabel(names=names)
+    datasets.Dataset.from_dict(_columns(rows, names), features=feats).save_to_disk(str(tmp_path / "odd"))
+    with pytest.raises(DataError, match=r"row 1, field 'label': unknown label 'per:favourite_food'"):
+        read_dataset(f"hub:{tmp_path / 'odd'}")
