@@ -77,12 +77,16 @@ def fit_stacker(members: list[np.ndarray], gold: np.ndarray, num_labels: int, *,
 
 
 def _folds(gold: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
-    """Held-out index sets, stratified by label where a label has at least k rows."""
+    """Held-out index sets, stratified by label (labels with fewer than k rows spread as they can)."""
+    import warnings
+
     from sklearn.model_selection import KFold, StratifiedKFold
 
     counts = np.bincount(gold)
-    splitter: Any = StratifiedKFold(k, shuffle=True, random_state=seed) if counts[counts > 0].min() >= k else KFold(k, shuffle=True, random_state=seed)
-    return [held for _, held in splitter.split(np.zeros(len(gold)), gold)]
+    splitter: Any = StratifiedKFold(k, shuffle=True, random_state=seed) if counts.max() >= k else KFold(k, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "The least populated class in y has only 1 members"
+        return [held for _, held in splitter.split(np.zeros(len(gold)), gold)]
 
 
 @dataclass
