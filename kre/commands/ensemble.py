@@ -31,7 +31,7 @@ def ensemble_cli(
     ],
     method: Annotated[
         MethodChoice | None,
-        typer.Option("--method", help="soft (mean), weighted, hard (majority vote), rank (rank average) or stack (logistic-regression meta-model on the validation probabilities, cross-validated against soft). Default: weighted with --weights, else soft."),
+        typer.Option("--method", help="soft (mean), weighted, hard (majority vote), rank (rank average) or stack (logistic-regression meta-model on the validation log-probabilities, cross-validated against soft). Default: weighted with --weights, else soft."),
     ] = None,
     weights: Annotated[
         str | None,
@@ -41,7 +41,7 @@ def ensemble_cli(
         bool, typer.Option("--force-weights", help="Keep auto-fitted weights even when cross-validation shows no gain over equal weights.")
     ] = False,
     cv_folds: Annotated[int, typer.Option("--cv-folds", min=2, help="Folds of the cross-validation of --weights auto, --method stack and --calibrate.")] = 5,
-    stack_c: Annotated[float, typer.Option("--stack-c", help="--method stack: inverse L2 regularisation strength of the meta-model.")] = 1.0,
+    stack_c: Annotated[float, typer.Option("--stack-c", help="--method stack: inverse L2 regularisation strength of the meta-model (smaller = stronger).")] = 20.0,
     calibrate: Annotated[
         bool, typer.Option("--calibrate", help="Fit one temperature on the validation probabilities (minimum NLL) and apply it to the test probabilities; reports NLL, ECE and AUPRC before/after.")
     ] = False,

@@ -107,6 +107,8 @@ def _say_stack(report: StackReport) -> None:
     )
     if report.gain <= 0:
         warn("stacking does not beat soft voting in cross-validation on these validation rows")
+    if not report.stacker.converged:
+        warn("the meta-model did not converge in 1000 iterations; a smaller --stack-c regularises it more")
     if report.unseen_labels:
         shown = ", ".join(report.unseen_labels[:5]) + (" ..." if len(report.unseen_labels) > 5 else "")
         warn(f"{len(report.unseen_labels)} label(s) never occur in the validation rows, so the stacker never predicts them: {shown}")
@@ -139,7 +141,7 @@ def run_ensemble(
     force_weights: bool = False,
     use_valid: bool = True,
     folds: bool = False,
-    stack_c: float = 1.0,
+    stack_c: float = 20.0,
     calibrate: bool = False,
 ) -> Artifact:
     """Combine member probabilities and publish `ensembles/<NNNN>-<slug>/`.

@@ -1,6 +1,6 @@
 """Stacking: a multinomial logistic regression on the members' validation probabilities.
 
-The meta-model's features are the members' probability rows side by side (members x
+The meta-model's features are the members' log-probability rows side by side (members x
 labels columns). It is judged by cross-validation over the validation rows (each row
 predicted by a meta-model that never saw it) against soft voting on the same rows, then
 refitted on every validation row and applied to the members' test probabilities. When the
@@ -20,9 +20,20 @@ from ..errors import ConfigError
 from ..labels import LabelSet
 
 
+#: Probabilities are clipped here before taking logs.
+FLOOR = 1e-6
+
+
 def features(members: list[np.ndarray]) -> np.ndarray:
-    """The members' probability matrices side by side: rows x (members * labels)."""
-    return np.hstack([np.asarray(m, dtype=np.float64) for m in members])
+    """The members' log-probabilities side by side: rows x (members * labels).
+
+    Log-probabilities let the softmax meta-model reproduce any member exactly (and a
+    geometric mean of them); on the real KLUE-RE split they beat raw probabilities in
+    cross-validated micro F1 and AUPRC. They are divided by log(1 / FLOOR), so every
+    feature lies in [-1, 0] and lbfgs converges in a few hundred iterations.
+    """
+    scale = np.log(1.0 / FLOOR)
+    return np.hstack([np.log(np.clip(np.asarray(m, dtype=np.float64), FLOOR, None)) / scale for m in members])
 
 
 @dataclass
@@ -34,6 +45,7 @@ class Stacker:
     classes: np.ndarray  # label ids seen in the training rows
     num_labels: int
     c: float
+    converged: bool = True
 
     def predict_proba(self, members: list[np.ndarray]) -> np.ndarray:
         """Probabilities over all labels (labels never seen in training get 0)."""
@@ -51,29 +63,42 @@ class Stacker:
     def to_dict(self, labels: LabelSet) -> dict[str, Any]:
         return {
             "model": "multinomial logistic regression (scikit-learn, lbfgs, L2)",
+            "features": f"log(max(p, {FLOOR:g})) / log({1 / FLOOR:g}) of every member, side by side",
             "C": self.c,
+            "converged": self.converged,
             "classes": [labels.name(int(c)) for c in self.classes],
             "coef": self.coef.round(8).tolist(),
             "intercept": self.intercept.round(8).tolist(),
         }
 
 
-def fit_stacker(members: list[np.ndarray], gold: np.ndarray, num_labels: int, *, c: float = 1.0, seed: int = 0) -> Stacker:
+MAX_ITER = 1000
+#: Default inverse L2 strength: the best of 1 / 3 / 20 in 5-fold CV on the real KLUE-RE split.
+DEFAULT_C = 20.0
+
+
+def fit_stacker(members: list[np.ndarray], gold: np.ndarray, num_labels: int, *, c: float = DEFAULT_C, seed: int = 0) -> Stacker:
     """Fit the meta-model on these rows."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
     x = features(members)
     gold = np.asarray(gold, dtype=np.int64)
     classes = np.unique(gold)
     if len(classes) == 1:
-        return Stacker(np.zeros((1, x.shape[1])), np.zeros(1), classes, num_labels, c)
-    model = LogisticRegression(C=c, max_iter=2000, random_state=seed)
-    model.fit(x, gold)
+        return Stacker(np.zeros((1, x.shape[1])), np.zeros(1), classes, num_labels, c, True)
+    model = LogisticRegression(C=c, max_iter=MAX_ITER, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # reported through `converged`
+        model.fit(x, gold)
     coef, intercept = model.coef_, model.intercept_
     if len(classes) == 2:  # sklearn keeps one row for two classes: write it as a softmax pair
         coef = np.vstack([-coef[0] / 2, coef[0] / 2])
         intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
-    return Stacker(np.asarray(coef), np.asarray(intercept), model.classes_.astype(np.int64), num_labels, c)
+    converged = bool(np.max(model.n_iter_) < MAX_ITER)
+    return Stacker(np.asarray(coef), np.asarray(intercept), model.classes_.astype(np.int64), num_labels, c, converged)
 
 
 def _folds(gold: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
@@ -120,7 +145,7 @@ class StackReport:
 
 
 def stack_members(
-    valid: list[np.ndarray], gold: np.ndarray, labels: LabelSet, *, folds: int = 5, c: float = 1.0, seed: int = 0
+    valid: list[np.ndarray], gold: np.ndarray, labels: LabelSet, *, folds: int = 5, c: float = DEFAULT_C, seed: int = 0
 ) -> StackReport:
     """Cross-validate stacking against soft voting, then fit the meta-model on every row."""
     from ..console import progress
