@@ -13,7 +13,7 @@ from kre.artifacts import ArtifactStore, load_artifact
 from kre.data import Entity, Example
 from kre.data.probs import write_probs
 from kre.errors import KreError
-from kre.errors_report import analyse, load_predictions, run_errors
+from kre.errors_report import load_predictions, run_errors
 from kre.labels import DEFAULT_LABELS as L
 from kre.metrics import micro_f1
 
