@@ -57,7 +57,7 @@ def ensemble_cli(
     labels: LabelsOpt = None,
     seed: SeedOpt = 0,
 ) -> None:
-    """Combine members' probabilities (soft / weighted / hard / rank voting) into ensembles/<NNNN>-<name>/.
+    """Combine members' probabilities (soft / weighted / hard / rank voting, or stacking) into ensembles/<NNNN>-<name>/.
 
     Writes probs.csv (submission format) and weights.json; when every member has
     valid_probs.csv also the ensemble's valid_probs.csv and validation metrics of
@@ -117,6 +117,8 @@ def _report(artifact: Any) -> None:
                               ("soft", "soft voting, same rows"), ("stack_in_sample", "stack, in-sample (optimistic)")):
                 rows.append([text, "", *(_num(st[key][k]) for k in ("micro_f1", "auprc", "accuracy"))])
     title = f"{artifact.id}: {weights['method']} voting, weights {weights['weights_source']}"
+    if weights["method"] == "stack":
+        title = f"{artifact.id}: stacking (meta-model in stacker.json; member weights unused)"
     print_wide_table(title, ["member", "weight", "valid micro F1", "AUPRC", "accuracy"], rows)
     if metrics is not None and "calibration" in metrics:
         cal = metrics["calibration"]
