@@ -27,7 +27,7 @@ from typing import Any
 from .errors import ArtifactError
 from .fileio import dumps_json, hash_tree, sha256_file, sha256_text, tree_digest, write_json
 
-KINDS = ("eda", "splits", "augments", "tapt", "runs", "predictions", "ensembles")
+KINDS = ("eda", "splits", "augments", "tapt", "runs", "predictions", "ensembles", "errors")
 MANIFEST = "manifest.json"
 SCHEMA_VERSION = 1
 _NAME_RE = re.compile(r"^(\d{4,})-([A-Za-z0-9._-]+)$")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from . import __version__
-from .commands import augment, eda, ensemble, predict, run, runs, show, split, sweep, tapt, train
+from .commands import augment, eda, ensemble, errors, predict, run, runs, show, split, sweep, tapt, train
 
 app = typer.Typer(
     name="kre",
@@ -47,6 +47,7 @@ app.command("tapt")(tapt.tapt_cli)
 app.command("train")(train.train_cli)
 app.command("predict")(predict.predict_cli)
 app.command("ensemble")(ensemble.ensemble_cli)
+app.command("errors")(errors.errors_cli)
 app.command("runs")(runs.runs_cli)
 app.command("show")(show.show_cli)
 app.command("run")(run.run_cli)

@@ -24,7 +24,7 @@ from . import undersample as us_mod
 from .cache import CachedTranslator, TranslationCache
 from .common import AUG_METHOD, AUG_PARENT, MethodStats, row_problem
 from .embedders import Embedder, SentenceTransformerEmbedder
-from .translators import TRANSLATORS, TranslationError, Translator, make_translator
+from .translators import TranslationError, Translator, make_translator
 
 METHODS = (bt_mod.METHOD, swap_mod.METHOD, aeda_mod.METHOD, us_mod.METHOD)
 INPUT_KINDS = ("splits", "augments")
@@ -343,9 +343,7 @@ def _run_backtranslate(
     if isinstance(embedder, (str, Path)):
         embedder = SentenceTransformerEmbedder(embedder)
     if translator is None:
-        if translator_name not in TRANSLATORS:
-            raise ConfigError(f"unknown translator '{translator_name}'", hint=f"choose one of: {', '.join(TRANSLATORS)}")
-        translator = make_translator(translator_name, max_tries=max_tries, timeout=timeout)
+        translator = make_translator(translator_name, max_tries=max_tries, timeout=timeout, batch_size=batch_size)
     store = TranslationCache(cache)
     cached = translator if isinstance(translator, CachedTranslator) else CachedTranslator(translator, store, batch_size=batch_size)
     cached_before = len(cached.cache)

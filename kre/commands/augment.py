@@ -18,11 +18,6 @@ class Method(str, Enum):
     undersample = "undersample"
 
 
-class TranslatorName(str, Enum):
-    google = "google"
-    mymemory = "mymemory"
-
-
 class SwapRole(str, Enum):
     either = "either"
     subject = "subject"
@@ -52,7 +47,14 @@ def augment_cli(
     ] = None,
     max_per_label: Annotated[int | None, typer.Option("--max-per-label", help="At most this many new rows per label.", min=1)] = None,
     n_per_example: Annotated[int, typer.Option("--n-per-example", help="New rows per original row (entity-swap, aeda).", min=1)] = 1,
-    translator: Annotated[TranslatorName, typer.Option("--translator", help="Translation service (no API key needed).")] = TranslatorName.google,
+    translator: Annotated[
+        str,
+        typer.Option(
+            "--translator",
+            help="google or mymemory (web services, no API key), or local:MODEL_OR_PATH: a local seq2seq model through "
+            "transformers (NLLB/M2M100 folder or hub id, or one Marian model per direction: local:Helsinki-NLP/opus-mt-{src}-{tgt}); batched, on the GPU when there is one.",
+        ),
+    ] = "google",
     pivot: Annotated[list[str] | None, typer.Option("--pivot", help="Pivot language(s) for back-translation (default en).")] = None,
     source_lang: Annotated[str, typer.Option("--source-lang", help="Language of the data.")] = "ko",
     min_similarity: Annotated[float, typer.Option("--min-similarity", help="Keep round trips with cosine >= this.")] = 0.9,

@@ -17,6 +17,7 @@ class MethodChoice(str, Enum):
     weighted = "weighted"
     hard = "hard"
     rank = "rank"
+    stack = "stack"
 
 
 @cli_errors
@@ -30,7 +31,7 @@ def ensemble_cli(
     ],
     method: Annotated[
         MethodChoice | None,
-        typer.Option("--method", help="soft (mean), weighted, hard (majority vote) or rank (rank average). Default: weighted with --weights, else soft."),
+        typer.Option("--method", help="soft (mean), weighted, hard (majority vote), rank (rank average) or stack (logistic-regression meta-model on the validation log-probabilities, cross-validated against soft). Default: weighted with --weights, else soft."),
     ] = None,
     weights: Annotated[
         str | None,
@@ -39,7 +40,11 @@ def ensemble_cli(
     force_weights: Annotated[
         bool, typer.Option("--force-weights", help="Keep auto-fitted weights even when cross-validation shows no gain over equal weights.")
     ] = False,
-    cv_folds: Annotated[int, typer.Option("--cv-folds", min=2, help="Folds of the cross-validation of --weights auto.")] = 5,
+    cv_folds: Annotated[int, typer.Option("--cv-folds", min=2, help="Folds of the cross-validation of --weights auto, --method stack and --calibrate.")] = 5,
+    stack_c: Annotated[float, typer.Option("--stack-c", help="--method stack: inverse L2 regularisation strength of the meta-model (smaller = stronger).")] = 20.0,
+    calibrate: Annotated[
+        bool, typer.Option("--calibrate", help="Fit one temperature on the validation probabilities (minimum NLL) and apply it to the test probabilities; reports NLL, ECE and AUPRC before/after.")
+    ] = False,
     use_valid: Annotated[
         bool, typer.Option("--valid/--no-valid", help="Use the members' valid_probs.csv for validation metrics (and --weights auto).")
     ] = True,
@@ -52,11 +57,12 @@ def ensemble_cli(
     labels: LabelsOpt = None,
     seed: SeedOpt = 0,
 ) -> None:
-    """Combine members' probabilities (soft / weighted / hard / rank voting) into ensembles/<NNNN>-<name>/.
+    """Combine members' probabilities (soft / weighted / hard / rank voting, or stacking) into ensembles/<NNNN>-<name>/.
 
     Writes probs.csv (submission format) and weights.json; when every member has
     valid_probs.csv also the ensemble's valid_probs.csv and validation metrics of
-    every member and of the ensemble.
+    every member and of the ensemble. `--method stack` adds stacker.json (the meta-model)
+    and `--calibrate` calibration.json (temperature, NLL / ECE / AUPRC before and after).
     """
     from ..ensemble import run_ensemble
     from ..ensemble.voting import parse_weights
@@ -78,6 +84,8 @@ def ensemble_cli(
         force_weights=force_weights,
         use_valid=use_valid,
         folds=folds,
+        stack_c=stack_c,
+        calibrate=calibrate,
     )
     _report(artifact)
 
@@ -97,18 +105,36 @@ def _report(artifact: Any) -> None:
         rows.append([escape(m["name"]), f"{m['weight']:.3f}", *(_num(s.get(k)) for k in ("micro_f1", "auprc", "accuracy"))])
     if metrics is not None:
         e = metrics["ensemble"]
-        label = "ensemble" + (" (in-sample weights)" if weights.get("cv") else "")
+        label = "ensemble" + (" (in-sample weights)" if weights.get("cv") else "") + (" (calibrated)" if "calibration" in metrics else "")
         rows.append([f"[bold]{label}[/bold]", weights["method"], *(_num(e[k]) for k in ("micro_f1", "auprc", "accuracy"))])
         if "cv" in metrics:
             for key, text in (("fitted", "ensemble, fitted weights (CV)"), ("equal", "ensemble, equal weights (CV)")):
                 cvm = metrics["cv"][key]
                 rows.append([text, "", _num(cvm["micro_f1"]), _num(cvm["auprc"]), ""])
+        if "stack" in metrics:
+            st = metrics["stack"]
+            for key, text in (("stack_out_of_fold", f"stack, out-of-fold ({st['cv_folds']}-fold CV)"),
+                              ("soft", "soft voting, same rows"), ("stack_in_sample", "stack, in-sample (optimistic)")):
+                rows.append([text, "", *(_num(st[key][k]) for k in ("micro_f1", "auprc", "accuracy"))])
     title = f"{artifact.id}: {weights['method']} voting, weights {weights['weights_source']}"
+    if weights["method"] == "stack":
+        title = f"{artifact.id}: stacking (meta-model in stacker.json; member weights unused)"
     print_wide_table(title, ["member", "weight", "valid micro F1", "AUPRC", "accuracy"], rows)
+    if metrics is not None and "calibration" in metrics:
+        cal = metrics["calibration"]
+        after_cv = cal.get("after_cv") or {}
+        cal_rows = [
+            [name, *(_num(v, 4 if key == "nll" else 2) for v in (cal["before"][key], cal["after"][key], after_cv.get(key)))]
+            for key, name in (("nll", "NLL"), ("ece", f"ECE ({cal['ece_bins']} bins, x100)"), ("auprc", "AUPRC"))
+        ]
+        print_wide_table(
+            f"Temperature scaling: T = {cal['temperature']:.3f} (fitted on validation rows)",
+            ["measure", "before", "after (in-sample)", f"after ({cal['cv_folds']}-fold CV)"], cal_rows,
+        )
     if metrics is None:
         result("No validation metrics: not every member has valid_probs.csv.")
     result(str(artifact.path))
 
 
-def _num(value: Any) -> str:
-    return "" if value is None else f"{float(value):.2f}"
+def _num(value: Any, digits: int = 2) -> str:
+    return "" if value is None else f"{float(value):.{digits}f}"

@@ -16,6 +16,7 @@ from ..fileio import write_json
 from ..labels import LabelSet
 from .folds import check_fold_members, out_of_fold
 from .members import Member, expand_member_args, load_members
+from .stack import StackReport, stack_members
 from .voting import Method, Vote, combine, normalise_weights
 
 AUTO = "auto"
@@ -77,6 +78,56 @@ def _resolve_weights(
     return np.full(len(members), 1.0 / len(members)), "auto-fallback-equal", cv
 
 
+def _require_valid(method: Method, calibrate: bool, members: list[Member]) -> None:
+    """Stacking and calibration learn from validation probabilities: every member needs them."""
+    needs = [what for what, on in (("--method stack", method is Method.stack), ("--calibrate", calibrate)) if on]
+    if not needs:
+        return
+    lacking = [m.name for m in members if m.valid is None]
+    if lacking:
+        raise ConfigError(
+            f"{' and '.join(needs)} needs valid_probs.csv for every member; missing for: {', '.join(lacking)}",
+            hint="pass run folders whose valid_probs.csv covers the same validation rows (and drop --no-valid)",
+        )
+
+
+def _is_out_of_fold(member: Member) -> bool:
+    """True when a member's validation probabilities are out-of-fold (a k-fold run of every fold)."""
+    art = member.source.artifact
+    params = art.params if art is not None else {}
+    return bool(art is not None and art.kind == "runs" and int(params.get("folds") or 0) > 1 and params.get("fold") is None)
+
+
+def _say_stack(report: StackReport) -> None:
+    from ..console import info, warn
+
+    info(
+        f"Cross-validated ({report.folds} folds) micro F1: stacking {report.cv_stack['micro_f1']:.2f} vs soft voting "
+        f"{report.soft['micro_f1']:.2f}; AUPRC {report.cv_stack['auprc']:.2f} vs {report.soft['auprc']:.2f}"
+    )
+    if report.gain <= 0:
+        warn("stacking does not beat soft voting in cross-validation on these validation rows")
+    if not report.stacker.converged:
+        warn("the meta-model did not converge in 1000 iterations; a smaller --stack-c regularises it more")
+    if report.unseen_labels:
+        shown = ", ".join(report.unseen_labels[:5]) + (" ..." if len(report.unseen_labels) > 5 else "")
+        warn(f"{len(report.unseen_labels)} label(s) never occur in the validation rows, so the stacker never predicts them: {shown}")
+
+
+def _calibrate(valid: Vote, test: Vote, gold: np.ndarray, *, seed: int, cv_folds: int) -> tuple[Vote, Vote, dict[str, Any]]:
+    """Temperature-scale both votes with T fitted on the validation rows (predictions stay)."""
+    from ..calibration import apply_temperature, calibration_report
+    from ..console import info
+
+    report = calibration_report(valid.probs, gold, cv_folds=cv_folds, seed=seed)
+    info(
+        f"Temperature {report.temperature:.3f}: NLL {report.before['nll']:.4f} -> {report.after['nll']:.4f}, "
+        f"ECE {report.before['ece']:.2f} -> {report.after['ece']:.2f}"
+    )
+    t = report.temperature
+    return Vote(apply_temperature(valid.probs, t), valid.pred), Vote(apply_temperature(test.probs, t), test.pred), report.to_dict()
+
+
 def run_ensemble(
     *,
     members: Sequence[str | Path],
@@ -90,12 +141,15 @@ def run_ensemble(
     force_weights: bool = False,
     use_valid: bool = True,
     folds: bool = False,
+    stack_c: float = 20.0,
+    calibrate: bool = False,
 ) -> Artifact:
     """Combine member probabilities and publish `ensembles/<NNNN>-<slug>/`.
 
     Args:
         members: probs.csv files, run / prediction / ensemble folders, artifact refs or globs.
-        method: soft, weighted, hard or rank.
+        method: soft, weighted, hard, rank, or stack (a meta-model on the validation
+            probabilities, cross-validated against soft voting).
         weights: for `weighted`: one number per member (normalised) or "auto" (fitted on
             validation probabilities, cross-validated; equal weights when CV shows no gain
             unless `force_weights`).
@@ -103,6 +157,9 @@ def run_ensemble(
         folds: the members are the fold runs of one k-fold training (`--fold i` each):
             test probabilities are averaged and the validation rows concatenated into
             out-of-fold probabilities.
+        stack_c: inverse L2 strength of the `stack` meta-model (scikit-learn's C).
+        calibrate: fit one temperature on the ensemble's validation probabilities (minimum
+            NLL) and apply it to the test and validation probabilities (calibration.json).
     Returns:
         The published artifact: probs.csv, weights.json, and valid_probs.csv + metrics.json
         when every member has validation probabilities.
@@ -120,6 +177,7 @@ def run_ensemble(
     loaded, labels = load_members(sources, labels, same_valid_rows=not folds)
     if len(loaded) < 2:
         raise KreError(f"an ensemble needs at least two members, got {len(loaded)}", hint="pass more probs.csv files or run folders")
+    _require_valid(method, calibrate, loaded)
     fold_info = check_fold_members(loaded) if folds else None
     if fold_info is not None and fold_info["missing"]:
         from ..console import warn
@@ -128,17 +186,32 @@ def run_ensemble(
     w, w_source, cv = _resolve_weights(
         method, weights, loaded, labels, seed=seed, cv_folds=cv_folds, force_weights=force_weights
     )
-    test_vote = combine(method, [m.test.probs for m in loaded], None if w is None else list(w))
     all_valid = all(m.valid is not None for m in loaded)
     valid_vote: Vote | None = None
     metrics: dict[str, Any] | None = None
     valid_table = out_of_fold(loaded) if fold_info is not None else (loaded[0].valid if all_valid else None)
+    stacked: StackReport | None = None
+    if method is Method.stack:
+        assert valid_table is not None
+        stacked = stack_members([m.valid.probs for m in loaded], valid_table.gold_ids, labels,  # type: ignore[union-attr]
+                                folds=cv_folds, c=stack_c, seed=seed)
+        _say_stack(stacked)
+        test_probs = stacked.stacker.predict_proba([m.test.probs for m in loaded])
+        test_vote = Vote(test_probs, test_probs.argmax(axis=1))
+        w_source = "stack"
+    else:
+        test_vote = combine(method, [m.test.probs for m in loaded], None if w is None else list(w))
+    calibration: dict[str, Any] | None = None
     if all_valid and valid_table is not None:
-        if fold_info is not None:  # each row has exactly one (out-of-fold) prediction
+        if stacked is not None:  # every row predicted by a meta-model fitted without it
+            valid_vote = Vote(stacked.oof, stacked.oof.argmax(axis=1))
+        elif fold_info is not None:  # each row has exactly one (out-of-fold) prediction
             valid_vote = Vote(valid_table.probs, valid_table.probs.argmax(axis=1))
         else:
             valid_vote = combine(method, [m.valid.probs for m in loaded], None if w is None else list(w))  # type: ignore[union-attr]
         gold = valid_table.gold_ids
+        if calibrate:
+            valid_vote, test_vote, calibration = _calibrate(valid_vote, test_vote, gold, seed=seed, cv_folds=cv_folds)
         metrics = {
             "members": {
                 m.name: score(m.valid.gold_ids, m.valid.probs, m.valid.pred_ids, labels) for m in loaded  # type: ignore[union-attr]
@@ -147,6 +220,20 @@ def run_ensemble(
         }
         if cv is not None:
             metrics["cv"] = {"fitted": cv["cv_fitted"], "equal": cv["cv_equal"], "folds": cv["cv_folds"]}
+        if stacked is not None:
+            soft_vote = combine(Method.soft, [m.valid.probs for m in loaded])  # type: ignore[union-attr]
+            in_sample = stacked.stacker.predict_proba([m.valid.probs for m in loaded])  # type: ignore[union-attr]
+            metrics["stack"] = {
+                "cv_folds": stacked.folds,
+                "stack_out_of_fold": metrics["ensemble"] if not calibrate else score(gold, stacked.oof, stacked.oof.argmax(axis=1), labels),
+                "soft": score(gold, soft_vote.probs, soft_vote.pred, labels),
+                "stack_in_sample": score(gold, in_sample, in_sample.argmax(axis=1), labels),
+                "members_out_of_fold": [_is_out_of_fold(m) for m in loaded],
+                "per_fold": stacked.per_fold,
+                "unseen_labels": stacked.unseen_labels,
+            }
+        if calibration is not None:
+            metrics["calibration"] = calibration
     used = w if w is not None else np.full(len(loaded), 1.0 / len(loaded))
     params = {
         "method": method.value,
@@ -159,6 +246,8 @@ def run_ensemble(
         "use_valid": use_valid,
         "folds": fold_info,
         **({"cv_folds": cv_folds, "force_weights": force_weights} if cv is not None else {}),
+        **({"cv_folds": cv_folds, "stack_c": stack_c} if stacked is not None else {}),
+        "calibrate": calibrate,
     }
     slug = name or (f"folds-{len(loaded)}" if folds else f"{method.value}-{len(loaded)}")
     store = ArtifactStore(root)
@@ -188,6 +277,11 @@ def run_ensemble(
                 "weights fitted on all validation rows: the ensemble's validation score is in-sample; "
                 "the cross-validated score (cv) is the honest estimate"
             )
+        if stacked is not None:
+            weights_doc["note"] = "stacking: the meta-model in stacker.json combines the members; these weights are not used"
+            write_json(b.path / "stacker.json", stacked.to_dict(labels))
+        if calibration is not None:
+            write_json(b.path / "calibration.json", calibration)
         write_json(b.path / "weights.json", weights_doc)
         if valid_vote is not None and metrics is not None:
             v = valid_table
@@ -201,6 +295,12 @@ def run_ensemble(
             if cv is not None:
                 b.metrics["cv_micro_f1"] = cv["cv_fitted"]["micro_f1"]
                 b.metrics["cv_equal_micro_f1"] = cv["cv_equal"]["micro_f1"]
+            if stacked is not None:
+                b.metrics["soft_micro_f1"] = metrics["stack"]["soft"]["micro_f1"]
+            if calibration is not None:
+                b.metrics["temperature"] = calibration["temperature"]
+                b.metrics["ece_before"] = calibration["before"]["ece"]
+                b.metrics["ece_after"] = calibration["after"]["ece"]
         b.info["duration_s"] = round(time.time() - started, 3)
         b.info["num_members"] = len(loaded)
     assert b.published is not None

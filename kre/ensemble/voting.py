@@ -22,6 +22,7 @@ class Method(str, Enum):
     weighted = "weighted"
     hard = "hard"
     rank = "rank"
+    stack = "stack"  # a fitted meta-model (kre.ensemble.stack), not a voting rule
 
 
 @dataclass
@@ -111,6 +112,8 @@ def rank(members: Sequence[np.ndarray]) -> Vote:
 def combine(method: Method | str, members: Sequence[np.ndarray], weights: Sequence[float] | None = None) -> Vote:
     """Apply a voting rule; `weights` only with `weighted`."""
     method = Method(method)
+    if method is Method.stack:
+        raise ConfigError("stacking is fitted on validation probabilities: use kre.ensemble.stack.stack_members")
     if method is Method.weighted:
         if weights is None:
             raise ConfigError("--method weighted needs --weights (numbers or 'auto')")

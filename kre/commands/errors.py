@@ -1,0 +1,55 @@
+"""`kre errors`: which validation mistakes a run or ensemble makes, as an HTML page and Markdown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._common import LabelsOpt, RootOpt, SlugOpt, cli_errors
+from ._output import print_wide_table
+
+
+@cli_errors
+def errors_cli(
+    source: Annotated[str, typer.Argument(help="A run, ensemble or prediction (on a labeled file): folder, runs/latest, ensembles/NNNN.")],
+    label: Annotated[
+        list[str] | None, typer.Option("--label", help="Show only confusions whose gold or predicted label is this (repeat for more).")
+    ] = None,
+    min_count: Annotated[int, typer.Option("--min-count", min=1, help="Show only confusions with at least this many rows.")] = 1,
+    max_examples: Annotated[int, typer.Option("--max-examples", min=0, help="Sentences shown per confusion.")] = 5,
+    data: Annotated[
+        str | None, typer.Option("--data", help="Data file or splits/augments artifact holding the sentences (default: the one in the manifests).")
+    ] = None,
+    root: RootOpt = Path("."),
+    name: SlugOpt = None,
+    labels: LabelsOpt = None,
+) -> None:
+    """Group validation mistakes by (gold, predicted) label and write errors/<NNNN>-<name>/.
+
+    report.html (self-contained) and report.md list the costliest confusions first (count and
+    micro F1 points lost), per-class precision/recall/F1, F1 by source and by entity-type pair,
+    and the sentences of each confusion with both entities highlighted; errors.json has the numbers.
+    """
+    import json
+
+    from rich.markup import escape
+
+    from ..console import result
+    from ..errors_report import run_errors
+    from ..labels import LabelSet
+
+    artifact = run_errors(
+        source=source, root=root, data=data, labels=label, min_count=min_count, max_examples=max_examples,
+        label_set=LabelSet.load(labels) if labels is not None else None, name=name,
+    )
+    report = json.loads(artifact.file("errors.json").read_text(encoding="utf-8"))
+    top = sorted(report["confusions"], key=lambda c: (-c["f1_cost"], -c["count"]))[:10]
+    rows = [[escape(c["gold"]), escape(c["pred"]), c["count"], f"{c['f1_cost']:.3f}"] for c in top]
+    print_wide_table(
+        f"{artifact.params['source']}: {report['errors']} mistakes in {report['n']} rows, "
+        f"micro F1 {report['micro_f1']:.2f} (costliest confusions)",
+        ["gold", "predicted", "count", "F1 cost"], rows, left=2,
+    )
+    result(str(artifact.path / "report.html"))
