@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..artifacts import Artifact, ArtifactStore, slugify
-from ..console import info
+from ..console import info, plural
 from ..data import Example, read_dataset, write_csv
 from ..errors import ConfigError, DataError, KreError
 from ..fileio import sha256_file, write_json
@@ -67,7 +67,7 @@ def make_split(
     if folds > len(groups):
         raise ConfigError(f"--folds {folds} is more than the {len(groups)} distinct sentences in {path}")
 
-    info(f"Splitting {len(rows)} rows ({len(groups)} sentences) into train/valid" + (f" and {folds} folds" if folds else ""))
+    info(f"Splitting {plural(len(rows), 'row')} ({plural(len(groups), 'sentence')}) into train/valid" + (f" and {folds} folds" if folds else ""))
     side = _row_bins(groups, assign_groups(groups, (1.0 - valid_size, valid_size), seed), len(rows))
     train = [e for e, s in zip(rows, side) if s == 0]
     valid = [e for e, s in zip(rows, side) if s == 1]
