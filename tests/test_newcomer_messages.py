@@ -25,3 +25,38 @@ def test_cli_augment_prints_growth(tmp_path: Path, kre) -> None:
     assert match, out
     before, after, factor = (float(g.replace(",", "")) for g in match.groups())
     assert after > before and abs(factor - after / before) < 0.01
+
+
+def _publish(store, kind: str, slug: str, *, metrics: dict, seed: int | None, inputs: list) -> str:
+    with store.create(kind, slug, params={}, seed=seed) as b:
+        (b.path / "x.txt").write_text(slug)
+        for art, role in inputs:
+            b.add_input_artifact(art, role)
+        b.metrics.update(metrics)
+    return store.resolve(f"{kind}/latest").id
+
+
+def test_demo_summary_shows_members_and_ensemble_and_best(tmp_path: Path) -> None:
+    from kre.artifacts import ArtifactStore
+    from kre.demo import best_step, next_steps, scored_steps
+    from kre.pipeline import StepResult
+
+    store = ArtifactStore(tmp_path)
+    split = _publish(store, "splits", "s", metrics={}, seed=42, inputs=[])
+    aug = _publish(store, "augments", "a", metrics={}, seed=42, inputs=[(store.resolve(split), "split")])
+    run1 = _publish(store, "runs", "r1", metrics={"micro_f1": 32.26, "auprc": 20.0}, seed=1, inputs=[(store.resolve(aug), "data")])
+    run2 = _publish(store, "runs", "r2", metrics={"micro_f1": 25.0, "auprc": 19.0}, seed=2, inputs=[(store.resolve(split), "data")])
+    ens = _publish(
+        store, "ensembles", "e", metrics={"micro_f1": 27.64, "auprc": 21.0}, seed=None,
+        inputs=[(store.resolve(run1), "member-0"), (store.resolve(run2), "member-1")],
+    )  # fmt: skip
+    results = [StepResult(n, "ran", a, "k") for n, a in (("split", split), ("augment", aug), ("train-aug", run1), ("train-seed2", run2), ("ensemble", ens))]
+    scored = scored_steps(tmp_path, results)
+    assert [s.step for s in scored] == ["train-aug", "train-seed2", "ensemble"]
+    assert scored[0].data == "augments/0001" and scored[1].data == "splits/0001" and scored[0].seed == "1"
+    assert scored[2].data == "runs/0001 + runs/0002"
+    best = best_step(scored)
+    assert best is not None and best.step == "train-aug"  # the ensemble is not always best
+    lines = next_steps(tmp_path / "kre-demo")
+    assert any(f"kre runs --root {tmp_path / 'kre-demo'}" in line for line in lines)
+    assert any("kre show ensembles/latest --root" in line for line in lines)
