@@ -60,3 +60,17 @@ def test_demo_summary_shows_members_and_ensemble_and_best(tmp_path: Path) -> Non
     lines = next_steps(tmp_path / "kre-demo")
     assert any(f"kre runs --root {tmp_path / 'kre-demo'}" in line for line in lines)
     assert any("kre show ensembles/latest --root" in line for line in lines)
+
+
+def test_eda_counts_all_rows_then_valid_and_invalid(tmp_path: Path, kre) -> None:
+    from helpers import synth_examples, write_examples
+
+    path = write_examples(tmp_path / "four.csv", synth_examples(4, seed=5))
+    header, *rows = path.read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 4
+    rows[1] = rows[1].rsplit(",", 2)[0] + ",per:favourite_food," + rows[1].rsplit(",", 1)[1]  # unknown label
+    rows[3] = "99,only three,fields"
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    out = kre("eda", path, "--root", tmp_path / "root", ok=True).output
+    assert "4 rows (2 valid, 2 invalid)" in " ".join(out.split())
+    assert "1 exact duplicate rows" not in out and "1 conflicting inputs" not in out
