@@ -214,7 +214,7 @@ def table(rows: dict[str, dict], args: argparse.Namespace, model: str, split: Pa
         e = equal_time
         lines.append(f"| kre train, {e['steps']} steps (about the starter's training time for {args.steps} steps) | "
                      f"{e['samples_per_second']:.2f} | {e['peak_rss_mb']:.0f} | {e['micro_f1']:.2f} | {e['auprc']:.2f} | {e['accuracy']:.2f} |")
-    meta = (f"Model `{model}`; split `{split.name}` ({args.train_rows} train / {args.valid_rows} valid rows requested, "
+    meta = (f"Model `{public_name(model)}`; split `{split.name}` ({args.train_rows} train / {args.valid_rows} valid rows requested, "
             f"group-aware subset of KLUE-RE train.csv, seed {args.seed}); {args.steps} optimizer steps, batch {args.batch_size}, "
             f"lr {args.lr}, linear warmup 10 % + decay, AdamW, fp32, CPU ({platform.processor() or platform.machine()}, "
             f"{os.cpu_count()} cores, torch threads {args.threads or 'default'}). Throughput = training samples / seconds spent in training steps "
@@ -291,9 +291,14 @@ def main() -> None:
         print(f"equal time kre ({steps} steps): {json.dumps(equal)}", flush=True)
     text = table(merged, args, args.model, split, args.rounds, equal)
     header = (f"# kre train vs the starter pipeline\n\nMeasured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} "
-              f"with `python bench/bench_train.py {' '.join(sys.argv[1:])}`.\n\n")
+              f"with `python bench/bench_train.py {' '.join(public_name(a) for a in sys.argv[1:])}`.\n\n")
     Path(args.out).write_text(header + text, encoding="utf-8")
     print(text)
+
+
+def public_name(text: str) -> str:
+    """An argument as the results file shows it: a local absolute path becomes its last part (no machine paths)."""
+    return Path(text).name if os.path.isabs(text) else text
 
 
 if __name__ == "__main__":

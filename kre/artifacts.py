@@ -24,6 +24,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from .artifact_hints import data_file_error
 from .errors import ArtifactError
 from .fileio import dumps_json, hash_tree, sha256_file, sha256_text, tree_digest, write_json
 
@@ -201,7 +202,7 @@ class ArtifactStore:
         elif len(parts) == 1 and kind is not None:
             ref_kind, name, store = kind, parts[0], self
         else:
-            raise ArtifactError(
+            raise data_file_error(path) or ArtifactError(
                 f"{text}: no such artifact",
                 hint="give an artifact folder, or KIND/latest, KIND/NNNN (kinds: " + ", ".join(KINDS) + ")",
             )

@@ -103,7 +103,11 @@ def progress(description: str, total: int | None = None) -> Iterator["ProgressTa
     """Context manager yielding a single progress task (advance it, set its status)."""
     with make_progress() as bar:
         task_id = bar.add_task(description, total=total, status="")
-        yield ProgressTask(bar, task_id)
+        try:
+            yield ProgressTask(bar, task_id)
+        except BaseException:
+            bar.remove_task(task_id)  # no half-done bar left above the error message
+            raise
 
 
 class ProgressTask:
@@ -132,3 +136,9 @@ def track(items: Sequence[T], description: str) -> Iterator[T]:
         for item in items:
             yield item
             task.advance()
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """`count` with the noun in the right number: "1 sentence", "2 sentences", "1 identical input"."""
+    noun = singular if count == 1 else (plural_form or singular + "s")
+    return f"{count} {noun}"

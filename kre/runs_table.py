@@ -16,6 +16,7 @@ from .errors import ConfigError
 #: Table columns: (key, header). Keys are what --sort, --filter and --json use.
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "id"),
+    ("data", "data"),
     ("model", "model"),
     ("marker", "template"),
     ("head", "head"),
@@ -29,6 +30,10 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("auprc", "AUPRC"),
     ("duration_s", "duration"),
 )
+#: The columns `kre runs` shows without --columns: what tells runs apart, and their scores.
+DEFAULT_COLUMNS: tuple[str, ...] = ("id", "data", "model", "marker", "seed", "micro_f1", "auprc", "duration_s")
+#: Columns of text (left-aligned); the others are numbers.
+TEXT_COLUMNS = frozenset({"id", "data", "model", "marker", "head", "loss", "path", "created"})
 ALIASES = {
     "f1": "micro_f1",
     "micro-f1": "micro_f1",
@@ -64,6 +69,8 @@ def lookup(artifact: Artifact, key: str) -> Any:
         return metrics[key]
     if key == "model" and isinstance(params.get("model_name"), str):
         return params["model_name"]
+    if key == "data":
+        return next((i.get("artifact") or i.get("path") for i in artifact.inputs if i.get("role") == "data"), None)
     return m.get(key)
 
 
@@ -200,7 +207,17 @@ def format_value(key: str, value: Any) -> str:
         return _duration(float(value))
     if key == "id" and isinstance(value, str) and value.startswith("runs/"):
         return value[len("runs/"):]
+    if key in ("data", "model") and isinstance(value, str):
+        return _short_artifact_id(value)
     return str(value)
+
+
+def _short_artifact_id(value: str) -> str:
+    """`augments/0002-entity-swap-aeda` -> `augments/0002`: the number is unique, the slug only makes it wide."""
+    kind, _, name = value.partition("/")
+    if name[:4].isdigit() and "/" not in name and not Path(value).is_absolute():
+        return f"{kind}/{name[:4]}"
+    return value
 
 
 def _duration(seconds: float) -> str:
@@ -255,6 +272,25 @@ def _inputs(artifact: Artifact) -> dict[str, Any]:
     return out
 
 
-def table_rows(runs: list[Artifact]) -> list[list[str]]:
-    """Formatted table cells for runs, in COLUMNS order."""
-    return [[format_value(key, lookup(r, key)) for key, _ in COLUMNS] for r in runs]
+def parse_columns(text: str | None) -> list[str]:
+    """Column keys from `--columns a,b,c` (any param or metric name, aliases allowed; `all` = every
+    standard column); the default columns when `text` is None."""
+    if text is None:
+        return list(DEFAULT_COLUMNS)
+    keys = [canonical(k) for k in text.split(",") if k.strip()]
+    if keys == ["all"]:
+        return [k for k, _ in COLUMNS]
+    if not keys:
+        raise ConfigError("--columns: give at least one column", hint="e.g. --columns id,data,seed,f1; --columns all")
+    return keys
+
+
+def column_header(key: str) -> str:
+    """The table header of a column key (the key itself for params and metrics outside COLUMNS)."""
+    return dict(COLUMNS).get(key, key)
+
+
+def table_rows(runs: list[Artifact], columns: Sequence[str] | None = None) -> list[list[str]]:
+    """Formatted table cells for runs, in the order of `columns` (default: DEFAULT_COLUMNS)."""
+    keys = list(columns) if columns is not None else list(DEFAULT_COLUMNS)
+    return [[format_value(key, lookup(r, key)) for key in keys] for r in runs]

@@ -79,7 +79,7 @@ def ids_of(stdout: str) -> list[str]:
 # -- kre runs ---------------------------------------------------------------------------------
 def test_runs_table(kre, art):
     root, _, _ = art
-    res = kre("runs", "--root", root, ok=True)
+    res = kre("runs", "--root", root, "--columns", "all", ok=True)
     out = res.stdout
     for header in ("id", "model", "template", "head", "loss", "lr", "batch", "epochs", "seed", "folds", "valid F1", "AUPRC", "duration"):
         assert header in out

@@ -399,6 +399,23 @@ def _run_backtranslate(
     return result.examples, result.scores, report, result.interrupted
 
 
+def growth_message(artifact_id: str, rows: dict[str, int], duration_s: float) -> str:
+    """One line on how the training set grew and what that means for the next step's training time.
+
+    Training time per epoch grows with the number of rows, so the factor is also the
+    expected cost of `kre train` on the result relative to training on the input.
+    """
+    before, after = rows["original"], rows["total"]
+    factor = after / before if before else float("nan")
+    line = (
+        f"{artifact_id}: {before:,} -> {after:,} training rows (x{factor:.2f}; {rows['new']:,} new, "
+        f"{rows['removed']:,} removed) in {duration_s:.1f}s"
+    )
+    if factor > 1.05:
+        line += f"; each training epoch on it takes about {factor:.1f}x as long as on the input"
+    return line
+
+
 def _report(
     source_art: Artifact,
     originals: list[Example],

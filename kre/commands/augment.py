@@ -84,6 +84,7 @@ def augment_cli(
     """
     from .. import console
     from ..augment import run_augment
+    from ..augment.pipeline import growth_message
     from ..labels import LabelSet
 
     values = dict(
@@ -131,9 +132,6 @@ def augment_cli(
     ]
     console.print_table(f"Augmented {report['input']}", ["method", "tried", "kept", "dropped", "why"], rows)
     r = report["rows"]
-    console.result(
-        f"{artifact.id}: {r['total']} training rows ({r['original']} original, {r['removed']} removed, {r['new']} new) "
-        f"in {report['duration_s']:.1f}s"
-    )
+    console.result(growth_message(artifact.id, r, report["duration_s"]))
     if report.get("interrupted"):
         console.warn(f"back-translation was cut short: {report['interrupted']} (see report.json)")

@@ -45,7 +45,21 @@ def demo_cli(
     eda -> split -> augment -> tapt (from scratch) -> train (two configurations) ->
     predict -> ensemble, on 3,000 bundled rows; no model hub needed.
     """
-    from ..demo import run_demo
+    from ..console import print_table, result
+    from ..demo import best_step, next_steps, run_demo, scored_steps
 
     results = run_demo(root=root, force=force)
     _report(results)
+    scored = scored_steps(root, results)
+    if scored:
+        print_table(
+            "Validation scores (every trained model and the ensemble)",
+            ["step", "artifact", "data", "seed", "micro F1", "AUPRC"],
+            [(s.step, s.artifact, s.data, s.seed, f"{s.micro_f1:.2f}", f"{s.auprc:.2f}") for s in scored],
+        )
+        best = best_step(scored)
+        if best is not None:
+            result(f"Best: {best.step} ({best.artifact}), micro F1 {best.micro_f1:.2f}, AUPRC {best.auprc:.2f}.")
+    result(f"Artifacts are under {root}/. Look at them with:")
+    for line in next_steps(root):
+        result(f"  {line}")

@@ -26,6 +26,10 @@ def runs_cli(
     ] = None,
     model: Annotated[str | None, typer.Option("--model", help="Keep runs whose model contains this text.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Show at most this many runs.")] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option("--columns", help="Comma-separated columns to show, e.g. id,data,lr,seed,f1 (any param or metric; 'all' = every standard column). Default: id, data, model, template, seed, valid F1, AUPRC, duration."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout (nothing else is printed).")] = False,
     diff: Annotated[
         tuple[str, str] | None,
@@ -35,7 +39,7 @@ def runs_cli(
 ) -> None:
     """List the training runs under the artifact root: parameters, validation scores, duration."""
     from ..fileio import dumps_json
-    from ..runs_table import COLUMNS, list_runs, run_row, table_rows
+    from ..runs_table import TEXT_COLUMNS, column_header, list_runs, parse_columns, run_row, table_rows
 
     if diff is not None:
         _show_diff(diff, root, as_json)
@@ -51,7 +55,16 @@ def runs_cli(
     if not runs:
         info(f"No runs under {root.resolve()}" + (" match the filters" if (filters or where or model) else ""))
         return
-    print_wide_table(f"Runs under {root} ({len(runs)})", [header for _, header in COLUMNS], table_rows(runs), left=5)
+    keys = parse_columns(columns)
+    left = {i for i, k in enumerate(keys) if k in TEXT_COLUMNS}
+    print_wide_table(
+        f"Runs under {root} ({len(runs)})",
+        [column_header(k) for k in keys],
+        table_rows(runs, keys),
+        left=left,
+        fit=True,
+        protected={i for i, k in enumerate(keys) if k in ("id", "micro_f1", "auprc")},
+    )
 
 
 def _show_diff(pair: tuple[str, str], root: Path, as_json: bool) -> None:

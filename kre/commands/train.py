@@ -18,7 +18,7 @@ from ._common import ConfigOpt, LabelsOpt, RootOpt, SlugOpt, cli_errors, load_co
 def train_cli(
     ctx: typer.Context,
     data: Annotated[str, typer.Argument(help="A splits/ or augments/ artifact: folder, KIND/latest or KIND/NNNN.")],
-    model: Annotated[str, typer.Option("--model", "-m", help="Hub id, local model folder, or a tapt/<id> artifact.")] = "",
+    model: Annotated[str, typer.Option("--model", help="[required] Hub id, local model folder, or a tapt/<id> artifact (here or in --config).")] = "",
     marker: Annotated[Marker, typer.Option(help="Input template (entity markers).")] = Marker.typed_marker_punct,
     query: Annotated[bool, typer.Option("--query/--no-query", help="Add a question segment naming the pair and types.")] = False,
     type_words: Annotated[TypeWords, typer.Option(help="How entity types are written.")] = TypeWords.ko,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..console import plural
 from .stats import PERCENTILES, TOKEN_LIMITS
 
 MAX_ROWS_MD = 30
@@ -182,9 +183,12 @@ def print_summary(data: dict[str, Any], artifact_id: str | None = None) -> None:
         if adv_rows:
             print_table("Train vs test classifier (adversarial validation)", *_transpose(ADVERSARIAL_COLUMNS, adv_rows))
     t = data["totals"]
-    line = f"{t['rows']} rows, {t['problems']} invalid, {t['duplicates']} exact duplicate rows, {t['conflicts']} conflicting inputs"
+    line = (
+        f"{plural(t['rows'] + t['problems'], 'row')} ({t['rows']} valid, {t['problems']} invalid), "
+        f"{plural(t['duplicates'], 'exact duplicate row')}, {plural(t['conflicts'], 'conflicting input')}"
+    )
     if "overlap_sentences" in t:
-        line += f", {t['overlap_sentences']} shared sentences"
+        line += f", {plural(t['overlap_sentences'], 'shared sentence')}"
     result(line + (f" -> {artifact_id}" if artifact_id else ""))
 
 
@@ -203,9 +207,10 @@ def write_report(path: Path, data: dict[str, Any], plots: list[str]) -> None:
     lines.append(f"Files: {names}" + (f"; tokenizer: `{data['model']}`" if data["model"] else "") + ".")
     lines.append("")
     lines.append(
-        f"**{t['rows']} valid rows, {t['problems']} invalid rows, {t['duplicates']} exact duplicate rows, "
-        f"{t['conflicts']} identical inputs with conflicting labels, {t['multi_pair_sentences']} sentences with several entity pairs"
-        + (f", {t['overlap_sentences']} sentences shared between files" if "overlap_sentences" in t else "") + ".**"
+        f"**{plural(t['rows'], 'valid row')}, {plural(t['problems'], 'invalid row')}, {plural(t['duplicates'], 'exact duplicate row')}, "
+        f"{plural(t['conflicts'], 'identical input')} with conflicting labels, "
+        f"{plural(t['multi_pair_sentences'], 'sentence')} with several entity pairs"
+        + (f", {plural(t['overlap_sentences'], 'sentence')} shared between files" if "overlap_sentences" in t else "") + ".**"
     )
     lines += ["", "## Files", ""]
     lines += _md_table(*summary_rows(data))

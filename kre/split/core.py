@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..artifacts import Artifact, ArtifactStore, slugify
-from ..console import info
+from ..console import info, plural
 from ..data import Example, read_dataset, write_csv
 from ..errors import ConfigError, DataError, KreError
 from ..data.hub import data_sha256
@@ -76,7 +76,7 @@ def make_split(
     if folds > len(groups):
         raise ConfigError(f"--folds {folds} is more than the {len(groups)} distinct sentences in {path}")
 
-    info(f"Splitting {len(rows)} rows ({len(groups)} sentences) into train/valid" + (f" and {folds} folds" if folds else ""))
+    info(f"Splitting {plural(len(rows), 'row')} ({plural(len(groups), 'sentence')}) into train/valid" + (f" and {folds} folds" if folds else ""))
     like_report = None
     if test_rows is not None:
         from .like import test_like_sides

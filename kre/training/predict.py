@@ -95,7 +95,7 @@ def predict(
     data_path = Path(data)
     examples = read_dataset(data_path, labels=labels, strict=True).examples
     restrict = bool(run_artifact.params.get("restrict_types", False)) if restrict_types is None else restrict_types
-    name = slug or f"{run_artifact.name}-{data_path.stem}"
+    name = slug or f"{run_artifact.name.split('-', 1)[-1]}-{data_path.stem}"  # the run's slug, not its number
     params = {"run": run_artifact.id, "restrict_types": restrict, "batch_size": batch_size, "models": len(folders)}
     with store.create("predictions", name, params=params, seed=run_artifact.manifest.get("seed")) as builder:
         builder.add_input_artifact(run_artifact, "run")
