@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from . import __version__
-from .commands import augment, eda, ensemble, predict, run, runs, show, split, sweep, tapt, train
+from .commands import augment, eda, ensemble, gc, predict, run, runs, show, split, sweep, tapt, train
 
 app = typer.Typer(
     name="kre",
@@ -49,6 +49,7 @@ app.command("predict")(predict.predict_cli)
 app.command("ensemble")(ensemble.ensemble_cli)
 app.command("runs")(runs.runs_cli)
 app.command("show")(show.show_cli)
+app.command("gc")(gc.gc_cli)
 app.command("run")(run.run_cli)
 app.command("sweep")(sweep.sweep_cli)
 app.command("demo")(run.demo_cli)

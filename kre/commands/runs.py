@@ -52,6 +52,19 @@ def runs_cli(
         info(f"No runs under {root.resolve()}" + (" match the filters" if (filters or where or model) else ""))
         return
     print_wide_table(f"Runs under {root} ({len(runs)})", [header for _, header in COLUMNS], table_rows(runs), left=5)
+    _warn_untrusted(runs)
+
+
+def _warn_untrusted(runs: list[Any]) -> None:
+    """Say below the table which runs have an edited or unreadable manifest."""
+    from ..console import warn
+
+    for r in runs:
+        state = r.manifest_state()
+        if state == "edited":
+            warn(f"{r.id}: manifest.json was edited after publication; its values are not trustworthy (`kre show {r.path}`)")
+        elif state == "invalid":
+            warn(f"{r.id}: {r.problem}")
 
 
 def _show_diff(pair: tuple[str, str], root: Path, as_json: bool) -> None:
