@@ -94,10 +94,10 @@ class TreeCheck:
         out = []
         if self.manifest == "edited":
             out.append(f"{MANIFEST} was edited (its content no longer matches its self-hash)")
-        out += [f"{p} is a symbolic link{f' (to {printable(t, 80)})' if t else ' or special file'}" for p, t in self.links.items()]
-        for what, names in (("changed", self.changed), ("missing", self.missing), ("added", self.added)):
+        out += [f"{printable(p)} is a symbolic link{f' (to {printable(t, 80)})' if t else ' or special file'}" for p, t in self.links.items()]
+        for what, names in (("changed", self.changed), ("missing", self.missing), ("added (not in the manifest)", self.added)):
             if names:
-                out.append(f"{what}: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}")
+                out.append(f"{', '.join(printable(n) for n in names[:5])}{' ...' if len(names) > 5 else ''} {what}")
         return out
 
 

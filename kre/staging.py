@@ -1,6 +1,6 @@
 """Staging folders: one process per folder, clean-up of folders that crashed commands left, SIGTERM as Ctrl-C.
 
-A version is built in `<kind>/.staging-<key>/`. Beside it, `.staging-<key>.lock` holds
+A version is built in `<kind>/.staging-<key>/`; its lock file `<kind>/.locks/.staging-<key>.lock` holds
 the builder's pid, command line and start time, and the builder holds an exclusive
 `flock` on it while it works: a second process that wants the same folder is refused
 with the first one's pid, and a folder whose lock nobody holds (its process is gone)
@@ -33,13 +33,14 @@ except ImportError:  # pragma: no cover - Windows: fall back to checking the rec
 
 PREFIX = ".staging-"
 LOCK_SUFFIX = ".lock"
+LOCKS = ".locks"
 _RETRIES = 10  # a clean-up may hold a free lock for a moment: retry before calling it taken
 _reported: set[str] = set()
 
 
 def lock_path(staging: Path) -> Path:
     """The lock file of a staging folder."""
-    return staging.with_name(staging.name + LOCK_SUFFIX)
+    return staging.parent / LOCKS / (staging.name + LOCK_SUFFIX)
 
 
 def read_lock(lock: Path) -> dict[str, Any]:
@@ -78,7 +79,11 @@ def _try_lock(fd: int, lock: Path) -> bool:
 def _open_locked(lock: Path) -> int | None:
     """Open and lock `lock` (created if needed); None when another process holds it."""
     for attempt in range(_RETRIES):
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        except FileNotFoundError:  # another process removed the empty .locks folder just now
+            lock.parent.mkdir(exist_ok=True)
+            continue
         if not _try_lock(fd, lock):
             os.close(fd)
             if attempt + 1 < _RETRIES and not _pid_alive(read_lock(lock).get("pid")):
@@ -103,15 +108,25 @@ class StagingLock:
     fd: int
 
     def release(self) -> None:
-        """Unlock; the lock file goes too unless a (resumable) staging folder stays."""
+        """Unlock; the lock file (and an empty .locks folder) goes too unless a (resumable) staging folder stays."""
+        lock = lock_path(self.staging)
         if not self.staging.exists():
-            lock_path(self.staging).unlink(missing_ok=True)
+            lock.unlink(missing_ok=True)
         os.close(self.fd)
+        _remove_if_empty(lock.parent)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
 
 
 def acquire(staging: Path, *, resumable: bool, command: str) -> StagingLock:
     """Lock a staging folder for this process, or raise ArtifactError naming the process that has it."""
     lock = lock_path(staging)
+    lock.parent.mkdir(exist_ok=True)
     fd = _open_locked(lock)
     if fd is None:
         holder = read_lock(lock)
@@ -179,8 +194,10 @@ def find_staging(root: Path, kinds: tuple[str, ...]) -> list[StagingFolder]:
         folder = root / kind
         if not folder.is_dir():
             continue
-        names = {p.name for p in folder.iterdir() if p.name.startswith(PREFIX)}
-        stems = {n[: -len(LOCK_SUFFIX)] if n.endswith(LOCK_SUFFIX) else n for n in names}
+        stems = {p.name for p in folder.iterdir() if p.name.startswith(PREFIX)}
+        locks = folder / LOCKS
+        if locks.is_dir():
+            stems |= {p.name[: -len(LOCK_SUFFIX)] for p in locks.iterdir() if p.name.endswith(LOCK_SUFFIX)}
         for stem in sorted(stems):
             path = folder / stem
             lock = lock_path(path)
@@ -210,6 +227,7 @@ def remove_staging(entry: StagingFolder) -> bool:
         lock.unlink(missing_ok=True)
     finally:
         os.close(fd)
+    _remove_if_empty(lock.parent)
     return True
 
 

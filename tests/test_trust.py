@@ -155,7 +155,7 @@ def test_second_process_on_the_same_staging_folder_is_refused(tmp_path: Path) ->
     with ArtifactStore(tmp_path).create("runs", "r", params={}, staging_key="k1") as b:
         assert b.resumed and (b.path / "checkpoint.bin").read_text() == "step 1"
         (b.path / "checkpoint.bin").unlink()
-    assert [p.name for p in (tmp_path / "runs").iterdir() if p.name.startswith(".staging")] == []
+    assert _staging(tmp_path, "runs") == [] and not (tmp_path / "runs" / ".locks").exists()
 
 
 def test_lock_of_a_killed_process_is_taken_over(tmp_path: Path) -> None:
@@ -199,22 +199,24 @@ def test_sigterm_cleans_up_like_sigint(tmp_path: Path) -> None:
     _killed_child(tmp_path, None, signal.SIGTERM)
     assert _staging(tmp_path) == []
     _killed_child(tmp_path, "resumable", signal.SIGTERM)  # a resumable staging folder stays for --resume
-    assert _staging(tmp_path) == [".staging-resumable", ".staging-resumable.lock"]
+    assert _staging(tmp_path) == [".staging-resumable"]
+    assert (tmp_path / "splits" / ".locks" / ".staging-resumable.lock").is_file()
 
 
 def test_stale_staging_is_removed_by_the_next_command_and_by_gc(kre, tmp_path: Path) -> None:
     _killed_child(tmp_path, "resumable", signal.SIGKILL)
     _killed_child(tmp_path, None, signal.SIGKILL)
-    assert len([n for n in _staging(tmp_path) if not n.endswith(".lock")]) == 2
+    assert len(_staging(tmp_path)) == 2
     # the next command on the root removes the crashed one-off folder and keeps the resumable one
     with ArtifactStore(tmp_path).create("eda", "e", params={}) as b:
         (b.path / "x.txt").write_text("x")
-    assert [n for n in _staging(tmp_path) if not n.endswith(".lock")] == [".staging-resumable"]
+    assert _staging(tmp_path) == [".staging-resumable"]
     res = kre("gc", "--root", tmp_path, "--dry-run", ok=True)
     assert ".staging-resumable" in res.stdout and "resumable" in res.stdout
-    assert _staging(tmp_path) == [".staging-resumable", ".staging-resumable.lock"]
+    assert _staging(tmp_path) == [".staging-resumable"]
+    assert (tmp_path / "splits" / ".locks" / ".staging-resumable.lock").is_file()
     res = kre("gc", "--root", tmp_path, ok=True)
-    assert _staging(tmp_path) == []
+    assert _staging(tmp_path) == [] and not (tmp_path / "splits" / ".locks").exists()
     assert "removed 1" in res.output.lower()
 
 
