@@ -76,13 +76,15 @@ def _try_lock(fd: int, lock: Path) -> bool:
     return True
 
 
-def _open_locked(lock: Path) -> int | None:
-    """Open and lock `lock` (created if needed); None when another process holds it."""
+def _open_locked(lock: Path, *, create: bool = True) -> int | None:
+    """Open and lock `lock` (created if needed, else it must exist); None when another process holds it."""
     for attempt in range(_RETRIES):
         try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
-        except FileNotFoundError:  # another process removed the empty .locks folder just now
-            lock.parent.mkdir(exist_ok=True)
+            fd = os.open(lock, os.O_RDWR | (os.O_CREAT if create else 0), 0o666)
+        except FileNotFoundError:
+            if not create:
+                return None  # removed meanwhile: nothing to hold
+            lock.parent.mkdir(exist_ok=True)  # another process removed the empty .locks folder just now
             continue
         if not _try_lock(fd, lock):
             os.close(fd)
@@ -180,9 +182,11 @@ class StagingFolder:
 
 
 def _held(lock: Path) -> bool:
-    fd = _open_locked(lock)
+    if not lock.exists():
+        return False
+    fd = _open_locked(lock, create=False)
     if fd is None:
-        return True
+        return lock.exists()
     os.close(fd)
     return False
 
@@ -219,9 +223,9 @@ def remove_staging(entry: StagingFolder) -> bool:
     if not lock.exists():
         shutil.rmtree(entry.path, ignore_errors=True)
         return True
-    fd = _open_locked(lock)
+    fd = _open_locked(lock, create=False)
     if fd is None:
-        return False
+        return not lock.exists()
     try:
         shutil.rmtree(entry.path, ignore_errors=True)
         lock.unlink(missing_ok=True)

@@ -207,9 +207,9 @@ def test_stale_staging_is_removed_by_the_next_command_and_by_gc(kre, tmp_path: P
     _killed_child(tmp_path, "resumable", signal.SIGKILL)
     _killed_child(tmp_path, None, signal.SIGKILL)
     assert len(_staging(tmp_path)) == 2
-    # the next command on the root removes the crashed one-off folder and keeps the resumable one
-    with ArtifactStore(tmp_path).create("eda", "e", params={}) as b:
-        (b.path / "x.txt").write_text("x")
+    _run(tmp_path, "listed")
+    assert "kre gc" in kre("runs", "--root", tmp_path, ok=True).output  # `kre runs` reports them
+    # the next command on the root (here the publication above) removes the crashed one-off folder, keeps the resumable one
     assert _staging(tmp_path) == [".staging-resumable"]
     res = kre("gc", "--root", tmp_path, "--dry-run", ok=True)
     assert ".staging-resumable" in res.stdout and "resumable" in res.stdout

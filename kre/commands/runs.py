@@ -53,6 +53,7 @@ def runs_cli(
         return
     print_wide_table(f"Runs under {root} ({len(runs)})", [header for _, header in COLUMNS], table_rows(runs), left=5)
     _warn_untrusted(runs)
+    _note_stale_staging(root)
 
 
 def _warn_untrusted(runs: list[Any]) -> None:
@@ -95,3 +96,14 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def _note_stale_staging(root: Path) -> None:
+    """One line when stopped or crashed commands left staging folders under the root."""
+    from ..artifacts import KINDS
+    from ..console import info
+    from ..staging import find_staging
+
+    stale = [e for e in find_staging(root, KINDS) if not e.live and e.exists]
+    if stale:
+        info(f"{len(stale)} staging folder(s) of stopped or crashed commands under {root}: `kre gc --root {root}` lists and removes them")
