@@ -7,6 +7,8 @@ import multiprocessing as mp
 import os
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -135,22 +137,29 @@ def _hold_staging(root: str, key: str, ready: "mp.Event", release: "mp.Event") -
         raise SystemExit(3)  # stop without publishing (the staging folder stays for --resume)
 
 
-def test_second_process_on_the_same_staging_folder_is_refused(tmp_path: Path) -> None:
+@contextmanager
+def _holder(root: Path, key: str) -> Iterator["mp.Process"]:
+    """A child process inside `create(..., staging_key=key)` until the block ends (then it stops unpublished)."""
     ctx = mp.get_context("fork")
     ready, release = ctx.Event(), ctx.Event()
-    child = ctx.Process(target=_hold_staging, args=(str(tmp_path), "k1", ready, release))
+    child = ctx.Process(target=_hold_staging, args=(str(root), key, ready, release))
     child.start()
     try:
         assert ready.wait(30)
+        yield child
+    finally:
+        release.set()
+        child.join(30)
+
+
+def test_second_process_on_the_same_staging_folder_is_refused(tmp_path: Path) -> None:
+    with _holder(tmp_path, "k1") as child:
         store = ArtifactStore(tmp_path)
         with pytest.raises(ArtifactError, match=f"process {child.pid}") as info:
             with store.create("runs", "r", params={}, staging_key="k1"):
                 pass
         assert "\n" not in str(info.value)
         assert (tmp_path / "runs" / ".staging-k1" / "checkpoint.bin").read_text() == "step 1"  # left alone
-    finally:
-        release.set()
-        child.join(30)
     # the holder stopped: its folder is resumed by the next identical command
     with ArtifactStore(tmp_path).create("runs", "r", params={}, staging_key="k1") as b:
         assert b.resumed and (b.path / "checkpoint.bin").read_text() == "step 1"
@@ -160,7 +169,7 @@ def test_second_process_on_the_same_staging_folder_is_refused(tmp_path: Path) ->
 
 def test_lock_of_a_killed_process_is_taken_over(tmp_path: Path) -> None:
     ctx = mp.get_context("fork")
-    ready, release = ctx.Event(), ctx.Event()
+    ready, release = ctx.Event(), ctx.Event()  # (release is never set: a killed waiter would deadlock set())
     child = ctx.Process(target=_hold_staging, args=(str(tmp_path), "k2", ready, release))
     child.start()
     assert ready.wait(30)
@@ -221,15 +230,7 @@ def test_stale_staging_is_removed_by_the_next_command_and_by_gc(kre, tmp_path: P
 
 
 def test_gc_leaves_a_live_staging_folder_alone(kre, tmp_path: Path) -> None:
-    ctx = mp.get_context("fork")
-    ready, release = ctx.Event(), ctx.Event()
-    child = ctx.Process(target=_hold_staging, args=(str(tmp_path), "live", ready, release))
-    child.start()
-    try:
-        assert ready.wait(30)
+    with _holder(tmp_path, "live") as child:
         res = kre("gc", "--root", tmp_path, ok=True)
-        assert f"{child.pid}" in res.stdout
+        assert f"in use by process {child.pid}" in res.stdout
         assert (tmp_path / "runs" / ".staging-live").is_dir()
-    finally:
-        release.set()
-        child.join(30)
