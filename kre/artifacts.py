@@ -9,6 +9,7 @@ publishing at once get different numbers and a number is never reused.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -26,11 +27,19 @@ from typing import Any
 
 from .artifact_hints import data_file_error
 from .errors import ArtifactError
-from .fileio import dumps_json, hash_tree, sha256_file, sha256_text, tree_digest, write_json
+from .fileio import dumps_json, printable, scan_tree, sha256_file, sha256_text, tree_digest, write_json
+from .staging import PREFIX, acquire, sigterm_as_interrupt, sweep_staging
 
 KINDS = ("eda", "splits", "augments", "tapt", "runs", "predictions", "ensembles", "errors")
 MANIFEST = "manifest.json"
 SCHEMA_VERSION = 1
+#: Manifest field holding the SHA-256 of the manifest's own content (every other field).
+SELF_HASH = "self_sha256"
+#: Manifest fields and the JSON types they must have.
+_FIELD_TYPES: dict[str, tuple[type, str]] = {
+    "kind": (str, "a string"), "id": (str, "a string"), "outputs": (dict, "an object"), "params": (dict, "an object"),
+    "metrics": (dict, "an object"), "inputs": (list, "a list"),
+}
 _NAME_RE = re.compile(r"^(\d{4,})-([A-Za-z0-9._-]+)$")
 _VERSIONED_PACKAGES = ("kre", "torch", "transformers", "datasets", "sentence-transformers", "scikit-learn", "numpy")
 
@@ -66,12 +75,41 @@ def slugify(text: str, max_len: int = 40) -> str:
     return (slug or "x")[:max_len]
 
 
+def manifest_self_hash(manifest: Mapping[str, Any]) -> str:
+    """SHA-256 of a manifest's content without its own `self_sha256` field (key order and layout do not count)."""
+    return sha256_text(dumps_json({k: v for k, v in manifest.items() if k != SELF_HASH}))
+
+
+@dataclass
+class TreeCheck:
+    """How an artifact folder differs from its manifest."""
+
+    changed: list[str]  # recorded files whose content differs
+    missing: list[str]  # recorded files that are gone
+    added: list[str]  # regular files the manifest does not list
+    links: dict[str, str]  # symbolic links (or special files) inside: path -> target
+    manifest: str  # "ok", "edited", or "unverified" (no self-hash: written by an older kre)
+
+    def problems(self) -> list[str]:
+        """One phrase per problem, most serious first."""
+        out = []
+        if self.manifest == "edited":
+            out.append(f"{MANIFEST} was edited (its content no longer matches its self-hash)")
+        out += [f"{printable(p)} is a symbolic link{f' (to {printable(t, 80)})' if t else ' or special file'}" for p, t in self.links.items()]
+        for what, names in (("changed", self.changed), ("missing", self.missing), ("added (not in the manifest)", self.added)):
+            if names:
+                out.append(f"{', '.join(printable(n) for n in names[:5])}{' ...' if len(names) > 5 else ''} {what}")
+        return out
+
+
 @dataclass
 class Artifact:
-    """A published artifact folder and its manifest."""
+    """A published artifact folder and its manifest (`problem`: why the manifest could not be read)."""
 
     path: Path
     manifest: dict[str, Any]
+    problem: str | None = None
+    _check: TreeCheck | None = field(default=None, repr=False, compare=False)
 
     @property
     def kind(self) -> str:
@@ -108,22 +146,50 @@ class Artifact:
     def has(self, name: str) -> bool:
         return (self.path / name).exists()
 
+    def manifest_state(self) -> str:
+        """`ok`, `edited` (the manifest's self-hash differs), `unverified` (no self-hash) or `invalid`."""
+        if self.problem is not None:
+            return "invalid"
+        recorded = self.manifest.get(SELF_HASH)
+        if not isinstance(recorded, str):
+            return "unverified"
+        return "ok" if recorded == manifest_self_hash(self.manifest) else "edited"
+
+    def check(self) -> TreeCheck:
+        """Compare the folder with its manifest: every file hashed, links found, not followed (cached)."""
+        if self._check is None:
+            recorded: dict[str, str] = self.manifest.get("outputs", {})
+            hashes, odd = scan_tree(self.path)
+            current = {k: v for k, v in hashes.items() if k != MANIFEST}
+            links = {p: (os.readlink(self.path / p) if (self.path / p).is_symlink() else "") for p in odd}
+            self._check = TreeCheck(
+                changed=sorted(k for k, v in recorded.items() if k in current and current[k] != v),
+                missing=sorted(k for k in recorded if k not in current and k not in links),
+                added=sorted(k for k in current if k not in recorded),
+                links=links,
+                manifest=self.manifest_state(),
+            )
+        return self._check
+
     def changed_files(self) -> list[str]:
-        """Output files whose content no longer matches the manifest (or that are missing / new)."""
-        recorded: dict[str, str] = self.manifest.get("outputs", {})
-        current = {k: v for k, v in hash_tree(self.path).items() if k != MANIFEST}
-        changed = [k for k, v in recorded.items() if current.get(k) != v]
-        changed += [k for k in current if k not in recorded]
-        return sorted(changed)
+        """Files that no longer match the manifest: changed, missing, added, or links."""
+        c = self.check()
+        return sorted({*c.changed, *c.missing, *c.added, *c.links})
+
+    def problems(self) -> list[str]:
+        """Everything that makes this folder differ from what was published (empty when it is intact)."""
+        return self.check().problems()
 
     def verify(self) -> None:
-        """Raise ArtifactError when files were changed, removed or added since publication."""
-        changed = self.changed_files()
-        if changed:
-            shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
+        """Raise ArtifactError when the folder or its manifest changed since publication, or it holds links.
+
+        The one verification every consumer uses (predict, ensemble, training data, show).
+        """
+        problems = self.problems()
+        if problems:
             raise ArtifactError(
-                f"{self.path}: files changed since it was written: {shown}",
-                hint="artifacts are immutable; re-run the phase to make a new version",
+                f"{self.path}: changed since {self.id} was written: {'; '.join(problems)}",
+                hint=f"artifacts are immutable; `kre show {self.path}` lists what changed; re-run the phase to make a new version",
             )
 
     def manifest_sha256(self) -> str:
@@ -132,26 +198,51 @@ class Artifact:
 
 def load_artifact(path: str | Path, *, verify: bool = True, kind: str | None = None) -> Artifact:
     """Open an artifact folder, refusing one without a valid manifest or with changed files."""
-    import json
-
     path = Path(path)
     if not path.is_dir():
         raise ArtifactError(f"{path}: no such artifact folder")
     mpath = path / MANIFEST
+    if mpath.is_symlink():
+        raise ArtifactError(f"{mpath}: is a symbolic link; a manifest must be a file of the artifact")
     if not mpath.is_file():
         raise ArtifactError(f"{path}: not an artifact (no {MANIFEST})", hint="pass a folder written by kre")
     try:
         manifest = json.loads(mpath.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArtifactError(f"{mpath}: not a valid manifest ({exc})") from None
-    if not isinstance(manifest, dict) or not {"kind", "id", "outputs"} <= manifest.keys():
-        raise ArtifactError(f"{mpath}: not a valid manifest (kind, id or outputs missing)")
+        raise ArtifactError(f"{mpath}: not a valid manifest ({printable(str(exc), 80)})") from None
+    check_manifest(mpath, manifest)
     artifact = Artifact(path, manifest)
     if kind is not None and artifact.kind != kind:
         raise ArtifactError(f"{path}: is a '{artifact.kind}' artifact, expected '{kind}'")
     if verify:
         artifact.verify()
     return artifact
+
+
+def check_manifest(mpath: Path, manifest: Any) -> None:
+    """Refuse a manifest that lacks kind, id or outputs, or whose fields have the wrong JSON types."""
+    if not isinstance(manifest, dict) or not {"kind", "id", "outputs"} <= manifest.keys():
+        raise ArtifactError(f"{mpath}: not a valid manifest (kind, id or outputs missing)")
+    for key, (typ, name) in _FIELD_TYPES.items():
+        if key in manifest and not isinstance(manifest[key], typ):
+            raise ArtifactError(f"{mpath}: not a valid manifest ('{key}' is {_json_type(manifest[key])}, expected {name})")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in manifest["outputs"].items()):
+        raise ArtifactError(f"{mpath}: not a valid manifest ('outputs' must map file names to hashes)")
+    if not all(isinstance(i, dict) for i in manifest.get("inputs", [])):
+        raise ArtifactError(f"{mpath}: not a valid manifest ('inputs' must be a list of objects)")
+
+
+def _json_type(value: Any) -> str:
+    names = {str: "a string", dict: "an object", list: "a list", bool: "a boolean", int: "a number", float: "a number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def enclosing_artifact(path: Path, *, levels: int = 4) -> Path | None:
+    """The artifact folder (`<kind>/<NNNN>-<slug>/` with a manifest) that contains `path`, if any."""
+    for parent in list(Path(os.path.abspath(path)).parents)[:levels]:
+        if (parent / MANIFEST).exists() and _NAME_RE.match(parent.name) and parent.parent.name in KINDS:
+            return parent
+    return None
 
 
 class ArtifactStore:
@@ -174,14 +265,16 @@ class ArtifactStore:
         found = [(int(m.group(1)), p) for p in folder.iterdir() if p.is_dir() and (m := _NAME_RE.match(p.name))]
         return [p for _, p in sorted(found)]
 
-    def load_all(self, kind: str, *, verify: bool = False) -> list[Artifact]:
-        """Every valid artifact of a kind (folders without a readable manifest are skipped)."""
+    def load_all(self, kind: str, *, verify: bool = False, broken: bool = False) -> list[Artifact]:
+        """Every valid artifact of a kind; folders without a valid manifest are skipped, or with
+        `broken=True` kept as placeholders whose `problem` says what is wrong."""
         out = []
         for path in self.list(kind):
             try:
                 out.append(load_artifact(path, verify=verify))
-            except ArtifactError:
-                continue
+            except ArtifactError as exc:
+                if broken:
+                    out.append(Artifact(path, {"kind": kind, "id": f"{kind}/{path.name}"}, problem=exc.message))
         return out
 
     def resolve(self, ref: str | Path, kind: str | None = None, *, verify: bool = True) -> Artifact:
@@ -241,18 +334,24 @@ class ArtifactStore:
         """
         folder = self.kind_dir(kind)
         folder.mkdir(parents=True, exist_ok=True)
+        sweep_staging(self.root, KINDS)
         key = slugify(staging_key, 80) if staging_key else uuid.uuid4().hex
-        staging = folder / f".staging-{key}"
-        resumed = staging.exists()
-        staging.mkdir(exist_ok=bool(staging_key))
-        builder = ArtifactBuilder(self, kind, slugify(slug), staging, dict(params), seed, resumed)
+        staging = folder / f"{PREFIX}{key}"
+        lock = acquire(staging, resumable=bool(staging_key), command=command_line())
         try:
-            yield builder
-            builder.publish()
-        except BaseException:
-            if not staging_key:
-                shutil.rmtree(staging, ignore_errors=True)
-            raise
+            resumed = staging.exists()
+            staging.mkdir(exist_ok=bool(staging_key))
+            builder = ArtifactBuilder(self, kind, slugify(slug), staging, dict(params), seed, resumed)
+            with sigterm_as_interrupt():
+                try:
+                    yield builder
+                    builder.publish()
+                except BaseException:
+                    if not staging_key:
+                        shutil.rmtree(staging, ignore_errors=True)
+                    raise
+        finally:
+            lock.release()
 
     def _reserve_number(self, kind: str) -> int:
         folder = self.kind_dir(kind)
@@ -323,7 +422,13 @@ class ArtifactBuilder:
         """Hash the outputs, write the manifest and move the folder into place."""
         if self.published is not None:
             return self.published
-        outputs = {k: v for k, v in hash_tree(self.path).items() if k != MANIFEST}
+        hashes, odd = scan_tree(self.path)
+        if odd:
+            raise ArtifactError(
+                f"{self.path}: holds {', '.join(odd[:3])}, a symbolic link or special file; artifacts hold regular files only",
+                hint="copy the file into the artifact instead of linking it",
+            )
+        outputs = {k: v for k, v in hashes.items() if k != MANIFEST}
         number = self.store._reserve_number(self.kind)
         name = f"{number:04d}-{self.slug}"
         manifest = {
@@ -343,6 +448,8 @@ class ArtifactBuilder:
             "metrics": self.metrics,
             **self.info,
         }
+        manifest = json.loads(dumps_json(manifest))  # the content as it will be read back
+        manifest[SELF_HASH] = manifest_self_hash(manifest)
         write_json(self.path / MANIFEST, manifest)
         final = self.store.kind_dir(self.kind) / name
         os.rename(self.path, final)

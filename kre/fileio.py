@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +36,64 @@ def hash_tree(folder: str | Path) -> dict[str, str]:
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         out[path.relative_to(folder).as_posix()] = sha256_file(path)
     return out
+
+
+def scan_tree(folder: str | Path) -> tuple[dict[str, str], list[str]]:
+    """Hash the regular files below a folder without following links.
+
+    Returns the SHA-256 of every regular file keyed by its relative POSIX path, and the
+    relative paths of everything else found (symbolic links to files or folders, FIFOs,
+    sockets ...), which are neither followed nor hashed.
+    """
+    folder = Path(folder)
+    hashes: dict[str, str] = {}
+    odd: list[str] = []
+    for top, dirs, files in os.walk(folder, followlinks=False):
+        base = Path(top)
+        for name in list(dirs):
+            if (base / name).is_symlink():
+                odd.append((base / name).relative_to(folder).as_posix())
+                dirs.remove(name)
+        for name in files:
+            path = base / name
+            rel = path.relative_to(folder).as_posix()
+            if path.is_symlink() or not stat.S_ISREG(path.lstat().st_mode):
+                odd.append(rel)
+            else:
+                hashes[rel] = sha256_file(path)
+    return dict(sorted(hashes.items())), sorted(odd)
+
+
+def printable(text: str, limit: int = 60) -> str:
+    """File content made safe to quote in a message: control characters, undecodable
+    bytes and invisible characters escaped (as Python writes them), at most `limit` characters."""
+    out: list[str] = []
+    size = 0
+    for ch in str(text):
+        if "\udc80" <= ch <= "\udcff":  # a byte that was not UTF-8 (surrogateescape)
+            piece = f"\\x{ord(ch) - 0xDC00:02x}"
+        elif ch.isprintable() or ch == " ":
+            piece = ch
+        else:
+            piece = ch.encode("unicode_escape", errors="backslashreplace").decode("ascii")
+        if size + len(piece) > limit:
+            while out and size + 1 > limit:
+                size -= len(out.pop())
+            out.append("…")
+            break
+        out.append(piece)
+        size += len(piece)
+    return "".join(out)
+
+
+def human_size(n: int) -> str:
+    """A byte count as B / KB / MB / GB."""
+    value = float(n)
+    for unit in ("B", "KB", "MB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
 
 
 def tree_digest(hashes: dict[str, str]) -> str:

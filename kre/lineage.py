@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .artifacts import MANIFEST, Artifact, ArtifactStore, load_artifact
+from .artifacts import MANIFEST, SELF_HASH, Artifact, ArtifactStore, load_artifact
 from .errors import ArtifactError
 from .fileio import sha256_file
 
@@ -57,13 +57,16 @@ class Node:
 
 
 def artifact_status(artifact: Artifact, recorded_manifest_sha: str | None = None) -> tuple[str, str | None]:
-    """`ok`, or `changed` with the changed files (or a manifest that differs from the one recorded)."""
-    changed = artifact.changed_files()
-    if changed:
-        shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
-        return CHANGED, f"changed files: {shown}"
+    """`ok`, `changed` with what changed (files, links, an edited manifest, or a manifest that differs
+    from the one the consumer recorded), or `unchecked` when its files are intact but its manifest
+    has no self-hash (written by an older kre)."""
+    problems = artifact.problems()
+    if problems:
+        return CHANGED, "; ".join(problems)
     if recorded_manifest_sha and artifact.manifest_sha256() != recorded_manifest_sha:
         return CHANGED, "manifest differs from the one recorded by the consumer"
+    if artifact.manifest_state() == "unverified":
+        return UNCHECKED, "files ok; the manifest has no self-hash (written by an older kre), so it is not verified"
     return OK, None
 
 
@@ -147,23 +150,20 @@ def lineage(artifact: Artifact, root: str | Path = ".", *, check: bool = True, m
 def summarize(artifact: Artifact) -> dict[str, Any]:
     """The manifest's main facts, with the current state of every output file."""
     m = artifact.manifest
-    changed = set(artifact.changed_files())
+    check = artifact.check()
     recorded: dict[str, str] = m.get("outputs", {})
+    states = {**{n: CHANGED for n in check.changed}, **{n: MISSING for n in check.missing},
+              **{n: "new" for n in check.added}, **{n: "link" for n in check.links}}
     outputs = []
-    for name in sorted(set(recorded) | changed):
+    for name in sorted(set(recorded) | set(states)):
         path = artifact.path / name
-        if name not in recorded:
-            state = "new"
-        elif not path.exists():
-            state = MISSING
-        else:
-            state = CHANGED if name in changed else OK
-        outputs.append({"file": name, "sha256": recorded.get(name), "size": path.stat().st_size if path.exists() else None, "status": state})
+        size = path.lstat().st_size if path.exists() and not path.is_symlink() else None
+        outputs.append({"file": name, "sha256": recorded.get(name), "size": size, "status": states.get(name, OK)})
     extra = {
         k: v
         for k, v in m.items()
         if k not in {"schema", "kind", "id", "created", "command", "params", "seed", "versions", "platform", "inputs",
-                     "outputs", "outputs_digest", "fingerprint", "metrics"}
+                     "outputs", "outputs_digest", "fingerprint", "metrics", SELF_HASH}
     }
     return {
         "kind": artifact.kind,
@@ -177,4 +177,6 @@ def summarize(artifact: Artifact) -> dict[str, Any]:
         "info": extra,
         "versions": m.get("versions", {}),
         "outputs": outputs,
+        "manifest": artifact.manifest_state(),
+        "problems": check.problems(),
     }

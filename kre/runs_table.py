@@ -29,6 +29,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("micro_f1", "valid F1"),
     ("auprc", "AUPRC"),
     ("duration_s", "duration"),
+    ("manifest", "manifest"),  # ok / edited / unverified / invalid (Artifact.manifest_state)
 )
 #: The columns `kre runs` shows without --columns: what tells runs apart, and their scores.
 DEFAULT_COLUMNS: tuple[str, ...] = ("id", "data", "model", "marker", "seed", "micro_f1", "auprc", "duration_s")
@@ -62,6 +63,8 @@ def lookup(artifact: Artifact, key: str) -> Any:
         return artifact.id
     if key == "path":
         return str(artifact.path)
+    if key == "manifest":
+        return artifact.manifest_state()
     params, metrics = m.get("params", {}), m.get("metrics", {})
     if key in params:
         return params[key]
@@ -82,6 +85,8 @@ def run_row(artifact: Artifact) -> dict[str, Any]:
     row["path"] = str(artifact.path)
     row["params"] = artifact.params
     row["metrics"] = {k: v for k, v in artifact.metrics.items() if _scalar(v)}
+    if artifact.problem is not None:
+        row["problem"] = artifact.problem
     return row
 
 
@@ -171,7 +176,7 @@ def list_runs(
     """
     conditions = [Condition.parse(f, option="--filter", equality_only=True) for f in filters]
     conditions += [Condition.parse(w) for w in where]
-    runs = ArtifactStore(root).load_all(kind, verify=False)
+    runs = ArtifactStore(root).load_all(kind, verify=False, broken=True)
     if model:
         runs = [r for r in runs if model.lower() in str(lookup(r, "model") or "").lower()]
     runs = [r for r in runs if all(c.matches(r) for c in conditions)]

@@ -162,3 +162,32 @@ def test_unlabeled_written_as_100(tmp_path: Path) -> None:
 def test_example_is_hashable_key() -> None:
     ex = synth_examples(2, pairs_per_sentence=1)
     assert isinstance(ex[0], Example) and ex[0].input_key() != ex[1].input_key()
+
+
+def test_file_content_in_errors_is_escaped_and_shortened(tmp_path: Path, kre) -> None:
+    esc = tmp_path / "esc.csv"
+    esc.write_text("id,\x1b[31mRED\x1b[0m,[bold]x[/],sentence\n1,a,b,c\n", encoding="utf-8")
+    with pytest.raises(DataError, match="missing column") as info:
+        read_dataset(esc)
+    assert "\x1b" not in str(info.value) and "\\x1b[31mRED" in str(info.value)
+    res = kre("split", esc, "--root", tmp_path / "art", ok=False)
+    assert res.exit_code == 1 and "\x1b[31mRED" not in res.output and "[bold]x[/]" in res.output
+    binary = tmp_path / "bin.csv"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 20)
+    with pytest.raises(DataError) as info:
+        read_dataset(binary)
+    assert "\x00" not in str(info.value) and "binary" in str(info.value) and len(str(info.value)) < 200
+    long_label = tmp_path / "long.csv"
+    long_label.write_text(HEADER + GOOD_ROW.replace("per:date_of_birth", "\x07" + "x" * 500), encoding="utf-8")
+    with pytest.raises(DataError, match="unknown label") as info:
+        read_dataset(long_label)
+    assert "\x07" not in str(info.value) and len(str(info.value)) < 250
+
+
+def test_printable() -> None:
+    from kre.fileio import printable
+
+    assert printable("이순신 abc") == "이순신 abc"
+    assert printable("a\x00b\x1b[0m\udce9\u200b") == "a\\x00b\\x1b[0m\\xe9\\u200b"
+    assert printable("x" * 100, 10) == "x" * 9 + "…"
+    assert len(printable("\x00" * 100, 12)) <= 12

@@ -380,7 +380,7 @@ def test_refuses_changed_member_file_and_duplicates(kre, tmp_path, labels_json):
     text = (b / "probs.csv").read_text().replace("0.7", "0.8", 1)
     (b / "probs.csv").write_text(text)
     msg = _refused(kre, root, labels_json, a, b)
-    assert str(b / "probs.csv") in msg and "changed since runs/0002-b" in msg
+    assert str(b) in msg and "changed since runs/0002-b" in msg and "probs.csv changed" in msg
     msg = _refused(kre, root, labels_json, a, tmp_path / "nope" / "*.csv")
     assert "matches no file" in msg
 
@@ -407,3 +407,44 @@ def test_no_valid_ignores_mismatching_validation_files(kre, tmp_path, labels_jso
     folder = published(root)[0]
     assert not (folder / "metrics.json").exists()
     assert [i["role"] for i in load_artifact(folder).inputs if "valid" in i["role"]] == []
+
+
+def test_refuses_rows_that_do_not_sum_to_one(kre, tmp_path, labels_json):
+    root = tmp_path / "art"
+    a = make_run(root, "a", P1)
+    scaled = make_run(root, "x3", P2 * 3)  # a member scaled x3 would decide every row
+    msg = _refused(kre, root, labels_json, a, scaled)
+    assert str(scaled / "probs.csv") in msg and "row 1" in msg and "sum to 3" in msg
+
+
+def test_refuses_a_file_copied_into_a_published_run(kre, tmp_path, labels_json):
+    root = tmp_path / "art"
+    a = make_run(root, "a", P1)
+    b = make_run(root, "b", None, P2)  # published without probs.csv
+    (b / "probs.csv").write_bytes((a / "probs.csv").read_bytes())
+    msg = _refused(kre, root, labels_json, a, b)
+    assert str(b) in msg and "probs.csv" in msg and "changed since" in msg
+
+
+def test_refuses_probs_replaced_by_a_link_to_an_outside_file(kre, tmp_path, labels_json):
+    root = tmp_path / "art"
+    a = make_run(root, "a", P1)
+    b = make_run(root, "b", P2)
+    outside = tmp_path / "outside.csv"
+    outside.write_bytes((b / "probs.csv").read_bytes())
+    (b / "probs.csv").unlink()
+    (b / "probs.csv").symlink_to(outside)
+    for member in (b, b / "probs.csv"):
+        res = kre("ensemble", a, member, "--labels", labels_json, "--root", root, ok=False)
+        assert res.exit_code == 1 and "symbolic link" in res.output and "Traceback" not in res.output
+
+
+def test_refuses_a_member_with_an_edited_manifest(kre, tmp_path, labels_json):
+    root = tmp_path / "art"
+    a = make_run(root, "a", P1)
+    b = make_run(root, "b", P2)
+    manifest = json.loads((b / "manifest.json").read_text(encoding="utf-8"))
+    manifest["metrics"]["micro_f1"] = 99.9
+    (b / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    msg = _refused(kre, root, labels_json, a, b / "probs.csv")
+    assert "manifest.json" in msg and "edited" in msg

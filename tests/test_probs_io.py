@@ -56,3 +56,29 @@ def test_missing_columns(tmp_path: Path) -> None:
     path.write_text("id,probs\n")
     with pytest.raises(DataError, match="missing column"):
         read_probs(path, LABELS)
+
+
+def test_rows_must_sum_to_one(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text('id,pred_label,probs\n0,per:a,"[0.1, 0.8, 0.1]"\n1,per:a,"[0.3, 2.4, 0.3]"\n')
+    with pytest.raises(DataError) as info:
+        read_probs(path, LABELS)
+    assert info.value.row == 2 and info.value.field == "probs" and "sum to 3" in str(info.value)
+    path.write_text('id,pred_label,probs\n0,per:a,"[0.1, 0.8, 0.1000004]"\n')  # rounding is fine
+    read_probs(path, LABELS)
+
+
+def test_file_content_in_errors_is_escaped(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("id,\x1b[31mpred\x1b[0m,probs\n")
+    with pytest.raises(DataError) as info:
+        read_probs(path, LABELS)
+    assert "\x1b" not in str(info.value) and "\\x1b[31mpred" in str(info.value)
+    path.write_bytes(b"\x7fELF\x02\x01\x00\x00" * 40)
+    with pytest.raises(DataError) as info:
+        read_probs(path, LABELS)
+    assert "\x00" not in str(info.value) and len(str(info.value)) < 300
+    path.write_text('id,pred_label,probs\n\x1b]0;x\x07,per:a,"[0.1, 0.8, 0.1]"\n\x1b]0;x\x07,per:a,"[0.1, 0.8, 0.1]"\n')
+    with pytest.raises(DataError, match="duplicate id") as info:
+        read_probs(path, LABELS)
+    assert "\x1b" not in str(info.value) and "\x07" not in str(info.value)

@@ -55,11 +55,14 @@ def cli_errors(func: F) -> F:
 
 def report_error(exc: KreError) -> None:
     """Print a KreError (and its hint) on stderr."""
+    from rich.markup import escape
+
     from ..console import err_console
 
-    err_console.print(f"[bold red]Error:[/bold red] {exc.message}", markup=True, highlight=False, soft_wrap=True)
+    # messages quote file content and paths: never read them as rich markup
+    err_console.print(f"[bold red]Error:[/bold red] {escape(exc.message)}", markup=True, highlight=False, soft_wrap=True)
     if exc.hint:
-        err_console.print(f"[dim]Hint: {exc.hint}[/dim]")
+        err_console.print(f"[dim]Hint: {escape(exc.hint)}[/dim]")
 
 
 def not_built(phase: str, issue: str) -> None:

@@ -65,6 +65,20 @@ def runs_cli(
         fit=True,
         protected={i for i, k in enumerate(keys) if k in ("id", "micro_f1", "auprc")},
     )
+    _warn_untrusted(runs)
+    _note_stale_staging(root)
+
+
+def _warn_untrusted(runs: list[Any]) -> None:
+    """Say below the table which runs have an edited or unreadable manifest."""
+    from ..console import warn
+
+    for r in runs:
+        state = r.manifest_state()
+        if state == "edited":
+            warn(f"{r.id}: manifest.json was edited after publication; its values are not trustworthy (`kre show {r.path}`)")
+        elif state == "invalid":
+            warn(f"{r.id}: {r.problem}")
 
 
 def _show_diff(pair: tuple[str, str], root: Path, as_json: bool) -> None:
@@ -95,3 +109,14 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def _note_stale_staging(root: Path) -> None:
+    """One line when stopped or crashed commands left staging folders under the root."""
+    from ..artifacts import KINDS
+    from ..console import info
+    from ..staging import find_staging
+
+    stale = [e for e in find_staging(root, KINDS) if not e.live and e.exists]
+    if stale:
+        info(f"{len(stale)} staging folder(s) of stopped or crashed commands under {root}: `kre gc --root {root}` lists and removes them")

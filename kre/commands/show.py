@@ -10,7 +10,13 @@ import typer
 from ._common import RootOpt, cli_errors
 from ._output import emit_json, print_renderable, print_wide_table
 
-_STYLE = {"ok": "green", "changed": "bold red", "missing": "bold red", "unchecked": "dim", "new": "yellow"}
+_STYLE = {"ok": "green", "changed": "bold red", "missing": "bold red", "unchecked": "dim", "new": "yellow", "link": "bold red",
+          "edited": "bold red", "unverified": "yellow"}
+_MANIFEST_NOTE = {
+    "ok": "self-hash ok",
+    "edited": "edited after publication (its self-hash differs): refused as an input",
+    "unverified": "no self-hash (written by an older kre): not verified",
+}
 
 
 @cli_errors
@@ -56,8 +62,10 @@ def _print_summary(s: dict[str, Any]) -> None:
     from rich.markup import escape
 
     from ..console import result
+    from ..fileio import human_size
 
     facts: list[tuple[str, Any]] = [("path", s["path"]), ("created", s["created"]), ("command", s["command"])]
+    state = s["manifest"]
     if s.get("seed") is not None:
         facts.append(("seed", s["seed"]))
     facts += sorted(s["info"].items())
@@ -65,8 +73,10 @@ def _print_summary(s: dict[str, Any]) -> None:
         facts.append(("versions", ", ".join(f"{k} {v}" for k, v in sorted(s["versions"].items()))))
     pad = max(len(k) for k, _ in facts)
     result(f"[bold]{escape(s['id'])}[/bold]  ({s['kind']})")
+    pad = max(pad, len("manifest"))
     for key, value in facts:
         result(f"  {key:<{pad}}  {escape(_value(value))}")
+    result(f"  {'manifest':<{pad}}  [{_STYLE[state]}]{escape(_MANIFEST_NOTE[state])}[/]")
     if s["params"]:
         print_wide_table("Parameters", ["param", "value"], [(k, escape(_value(v))) for k, v in _flat(s["params"])], left=2)
     metrics = [(k, v) for k, v in _flat(s["metrics"]) if ".per_class." not in f".{k}."] if s["metrics"] else []
@@ -74,18 +84,10 @@ def _print_summary(s: dict[str, Any]) -> None:
         print_wide_table("Metrics", ["metric", "value"], [(escape(k), escape(_value(v))) for k, v in metrics])
     rows = []
     for o in s["outputs"]:
-        size = "-" if o["size"] is None else _size(o["size"])
+        size = "-" if o["size"] is None else human_size(o["size"])
         rows.append((escape(o["file"]), size, f"[{_STYLE[o['status']]}]{o['status']}[/]"))
     if rows:
         print_wide_table("Outputs", ["file", "size", "hash"], rows)
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)
 
 
 def _label(node: Any) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from ..fileio import atomic_open
+from ..fileio import atomic_open, printable
 from ..labels import DEFAULT_LABELS, OBJECT_TYPES, SUBJECT_TYPES, LabelSet
 from .entities import EntityParseError, entity_from_mapping, format_entity_string, parse_entity_string
 from .hub import is_hub_source, read_hub_dataset
@@ -65,7 +65,7 @@ class Dataset:
 
 
 def _error(p: Problem) -> DataError:
-    msg = p.message if p.id is None else f"{p.message} (id {p.id})"
+    msg = p.message if p.id is None else f"{p.message} (id {printable(p.id)})"
     return DataError(p.path, msg, row=p.row, field=p.field)
 
 
@@ -107,6 +107,12 @@ def read_dataset(
     raw = path.read_bytes()
     if not raw.strip():
         raise DataError(path, "file is empty")
+    if b"\x00" in raw:
+        raise DataError(
+            path,
+            "not a text file (it holds NUL bytes: a binary file, or UTF-16 text)",
+            hint="pass a UTF-8 .csv, .json or .jsonl file",
+        )
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     text = raw.decode("utf-8", errors="surrogateescape")
@@ -136,7 +142,7 @@ def _csv_rows(path: Path, text: str) -> tuple[Iterator[tuple[int, dict[str, Any]
     except StopIteration:
         raise DataError(path, "file is empty") from None
     except csv.Error as exc:
-        raise DataError(path, f"not valid CSV ({exc})", row=0) from None
+        raise DataError(path, f"not valid CSV ({printable(str(exc), 80)})", row=0) from None
     header = [h.strip() for h in header]
     if header and header[0] == "":
         header[0] = "_index"  # pandas' unnamed index column
@@ -152,7 +158,7 @@ def _csv_rows(path: Path, text: str) -> tuple[Iterator[tuple[int, dict[str, Any]
                     continue
                 yield n, dict(zip(header, values))
         except csv.Error as exc:
-            raise DataError(path, f"not valid CSV ({exc})", row=n + 1) from None
+            raise DataError(path, f"not valid CSV ({printable(str(exc), 80)})", row=n + 1) from None
 
     return rows(), header
 
@@ -221,7 +227,7 @@ class _RowValidator:
         if missing:
             raise DataError(
                 self.path,
-                f"missing column(s) {', '.join(missing)}; found {', '.join(columns) or 'none'}",
+                f"missing column(s) {', '.join(missing)}; found {printable(', '.join(columns), 120) or 'none'}",
                 hint=f"expected columns: {', '.join(CSV_COLUMNS)}",
             )
 
@@ -262,7 +268,7 @@ class _RowValidator:
         elif label_value in self.labels:
             label = label_value
         else:
-            self._fail(n, "label", f"unknown label '{label_value}'", ex_id)
+            self._fail(n, "label", f"unknown label '{printable(label_value)}'", ex_id)
             return None
         # Unknown entity types are refused in labeled data; in unlabeled (test) rows they
         # are kept with a warning, since a submission must cover every test id.
@@ -297,11 +303,11 @@ class _RowValidator:
             else:
                 raise EntityParseError("missing")
         except EntityParseError as exc:
-            self._fail(n, fld, f"bad entity: {exc}", ex_id)
+            self._fail(n, fld, f"bad entity: {printable(str(exc), 120)}", ex_id)
             return None
         if entity.type not in types:
             kind = "subject" if fld.startswith("subject") else "object"
-            message = f"{kind} type '{entity.type}' is not one of {', '.join(types)}"
+            message = f"{kind} type '{printable(entity.type)}' is not one of {', '.join(types)}"
             if not lenient:
                 self._fail(n, fld, message, ex_id)
                 return None
@@ -311,7 +317,7 @@ class _RowValidator:
             self._fail(
                 n,
                 fld,
-                f"offsets {entity.start}..{entity.end} give {found!r}, not the word {entity.word!r}",
+                f"offsets {entity.start}..{entity.end} give '{printable(found)}', not the word '{printable(entity.word)}'",
                 ex_id,
             )
             return None

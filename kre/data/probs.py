@@ -17,10 +17,12 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import DataError
-from ..fileio import atomic_open
+from ..fileio import atomic_open, printable
 from ..labels import DEFAULT_LABELS, LabelSet
 
 PROBS_COLUMNS = ("id", "pred_label", "probs")
+#: How far a row's probabilities may sum from 1 (rounding in files written by other tools).
+SUM_TOLERANCE = 1e-2
 
 
 @dataclass
@@ -82,11 +84,21 @@ def read_probs(path: str | Path, labels: LabelSet = DEFAULT_LABELS) -> ProbsTabl
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DataError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if "\x00" in text:
+        raise DataError(path, "not a text file (it holds NUL bytes)", hint="pass a probs.csv written by kre or in the submission format")
+    try:
+        return _read_rows(path, text, labels)
+    except csv.Error as exc:
+        raise DataError(path, f"not valid CSV ({printable(str(exc), 80)})") from None
+
+
+def _read_rows(path: Path, text: str, labels: LabelSet) -> ProbsTable:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     columns = reader.fieldnames or []
     missing = [c for c in PROBS_COLUMNS if c not in columns]
     if missing:
-        raise DataError(path, f"missing column(s) {', '.join(missing)}; found {', '.join(columns) or 'none'}")
+        found = printable(", ".join(columns), 120) or "none"
+        raise DataError(path, f"missing column(s) {', '.join(missing)}; found {found}")
     has_gold = "label" in columns
     ids: list[str] = []
     rows: list[list[float]] = []
@@ -97,7 +109,7 @@ def read_probs(path: str | Path, labels: LabelSet = DEFAULT_LABELS) -> ProbsTabl
         if not ex_id:
             raise DataError(path, "empty id", row=n, field="id")
         if ex_id in seen:
-            raise DataError(path, f"duplicate id {ex_id}", row=n, field="id")
+            raise DataError(path, f"duplicate id {printable(ex_id)}", row=n, field="id")
         seen.add(ex_id)
         try:
             values = json.loads(row.get("probs") or "")
@@ -110,7 +122,7 @@ def read_probs(path: str | Path, labels: LabelSet = DEFAULT_LABELS) -> ProbsTabl
         if has_gold:
             g = (row.get("label") or "").strip()
             if g not in labels:
-                raise DataError(path, f"unknown label '{g}'", row=n, field="label")
+                raise DataError(path, f"unknown label '{printable(g)}'", row=n, field="label")
             gold.append(g)
         ids.append(ex_id)
         rows.append(values)
@@ -124,4 +136,15 @@ def read_probs(path: str | Path, labels: LabelSet = DEFAULT_LABELS) -> ProbsTabl
                 raise DataError(path, "not a list of numbers", row=n, field="probs")
             if not all(math.isfinite(v) and v >= 0 for v in values):
                 raise DataError(path, "probabilities must be finite and non-negative", row=n, field="probs")
+    sums = probs.sum(axis=1)
+    off = np.flatnonzero(np.abs(sums - 1.0) > SUM_TOLERANCE)
+    if off.size:
+        n = int(off[0])
+        raise DataError(
+            path,
+            f"id {printable(ids[n])}: probabilities sum to {sums[n]:.6g}, not 1 (tolerance {SUM_TOLERANCE:g})",
+            row=n + 1,
+            field="probs",
+            hint="each row must be a probability distribution over the labels (softmax output)",
+        )
     return ProbsTable(ids, probs, labels, gold if has_gold else None, path)

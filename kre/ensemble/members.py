@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..artifacts import MANIFEST, Artifact, ArtifactStore, load_artifact
+from ..artifacts import MANIFEST, Artifact, ArtifactStore, enclosing_artifact, load_artifact
 from ..data.probs import ProbsTable, read_probs
 from ..errors import ArtifactError, DataError, KreError
-from ..fileio import sha256_file
+from ..fileio import printable, sha256_file
 from ..labels import DEFAULT_LABELS, LabelSet
 
 PROBS = "probs.csv"
@@ -114,17 +114,20 @@ def _expand_one(arg: str, store: ArtifactStore) -> list[Path | Artifact]:
     if (store.root / path).exists():
         return [store.root / path]
     try:
-        return [store.resolve(arg, verify=False)]
+        artifact = store.resolve(arg, verify=False)
     except ArtifactError:
         raise KreError(
             f"{arg}: no such file, folder or artifact",
             hint="pass probs.csv files, run/prediction folders, or references like runs/latest",
         ) from None
+    artifact.verify()
+    return [artifact]
 
 
 def _artifact_of_folder(folder: Path) -> Artifact | None:
-    if (folder / MANIFEST).is_file():
-        return load_artifact(folder, verify=False)
+    """The artifact a folder is, verified like every input (None for a plain folder)."""
+    if (folder / MANIFEST).exists():
+        return load_artifact(folder)
     return None
 
 
@@ -135,6 +138,9 @@ def _source_for(item: Path | Artifact) -> MemberSource:
         folder, artifact = item, _artifact_of_folder(item)
     else:
         artifact = _artifact_of_folder(item.parent)
+        outer = enclosing_artifact(item) if artifact is None else None
+        if outer is not None:
+            load_artifact(outer)  # a file deeper inside an artifact (fold-0/probs.csv): verify that artifact
         valid = None
         if item.name == PROBS and artifact is not None and (item.parent / VALID_PROBS).is_file():
             valid = item.parent / VALID_PROBS
@@ -149,19 +155,6 @@ def _source_for(item: Path | Artifact) -> MemberSource:
 
 
 # -- reading members ---------------------------------------------------------------
-def _check_unchanged(path: Path, artifact: Artifact | None) -> str:
-    """sha256 of a member file, refusing one that differs from its artifact's manifest."""
-    digest = sha256_file(path)
-    if artifact is not None:
-        rel = path.resolve().relative_to(artifact.path.resolve()).as_posix()
-        recorded = artifact.manifest.get("outputs", {}).get(rel)
-        if recorded is not None and recorded != digest:
-            raise ArtifactError(
-                f"{path}: changed since {artifact.id} was written",
-                hint="artifacts are immutable; re-run the phase that made it",
-            )
-    return digest
-
 
 def _row_id(path: Path, row: int) -> str | None:
     """The id on a 1-based data row of a CSV (for error messages)."""
@@ -183,7 +176,7 @@ def _read(path: Path, labels: LabelSet) -> ProbsTable:
             ex_id = _row_id(path, exc.row)
             raise DataError(
                 path,
-                f"id {ex_id}: {exc.detail} (the label count differs from the ensemble's {len(labels)}-label set)",
+                f"id {printable(ex_id or '?')}: {exc.detail} (the label count differs from the ensemble's {len(labels)}-label set)",
                 row=exc.row,
                 field="probs",
                 hint="ensemble only models trained with the same label set (or pass --labels)",
@@ -256,12 +249,12 @@ def load_members(
 def _load_one(source: MemberSource, names: tuple[str, ...] | None, labels: LabelSet) -> Member:
     if names is not None:
             check_label_order(source.probs_path.parent, names, labels)
-    probs_sha = _check_unchanged(source.probs_path, source.artifact)
+    probs_sha = sha256_file(source.probs_path)  # its artifact, if any, was verified when it was found
     test = _read(source.probs_path, labels)
     check_pred_labels(source.probs_path, test, _pred_labels(source.probs_path), source.artifact)
     valid = valid_sha = None
     if source.valid_path is not None:
-        valid_sha = _check_unchanged(source.valid_path, source.artifact)
+        valid_sha = sha256_file(source.valid_path)
         valid = _read(source.valid_path, labels)
         if valid.gold is None:
             raise DataError(source.valid_path, "has no gold 'label' column", hint="valid_probs.csv must carry gold labels")
@@ -295,14 +288,14 @@ def check_pred_labels(path: Path, table: ProbsTable, preds: list[str], artifact:
     hard = artifact is not None and artifact.kind == "ensembles" and artifact.params.get("method") == "hard"
     for n, (ex_id, pred) in enumerate(zip(table.ids, preds), start=1):
         if pred not in table.labels:
-            raise DataError(path, f"id {ex_id}: pred_label '{pred}' is not in the label set", row=n, field="pred_label")
+            raise DataError(path, f"id {printable(ex_id)}: pred_label '{printable(pred)}' is not in the label set", row=n, field="pred_label")
         if hard:
             continue
         row = table.probs[n - 1]
         if row[table.labels.id(pred)] < row.max():
             raise DataError(
                 path,
-                f"id {ex_id}: pred_label '{pred}' is not the most probable label under the ensemble's label order "
+                f"id {printable(ex_id)}: pred_label '{pred}' is not the most probable label under the ensemble's label order "
                 f"(that is '{table.labels.name(int(row.argmax()))}'): the file was written with another label order",
                 row=n,
                 field="pred_label",
@@ -319,7 +312,7 @@ def check_same_ids(ref: ProbsTable, other: ProbsTable, what: str, hint: str | No
         pos = next(i for i, (a, b) in enumerate(zip(ref.ids, other.ids)) if a != b)
         raise DataError(
             other.path or "?",
-            f"{what}: id order differs from {ref.path}: row {pos + 1} has id {other.ids[pos]} where {ref.path} has id {ref.ids[pos]}",
+            f"{what}: id order differs from {ref.path}: row {pos + 1} has id {printable(other.ids[pos])} where {ref.path} has id {printable(ref.ids[pos])}",
             row=pos + 1,
             field="id",
             hint=hint or "members must be predictions for the same rows in the same order",
@@ -328,7 +321,7 @@ def check_same_ids(ref: ProbsTable, other: ProbsTable, what: str, hint: str | No
     if extra is not None:
         raise DataError(
             other.path or "?",
-            f"{what}: id set differs from {ref.path}: id {other.ids[extra]} is not in {ref.path} "
+            f"{what}: id set differs from {ref.path}: id {printable(other.ids[extra])} is not in {ref.path} "
             f"({len(other.ids)} ids vs {len(ref.ids)})",
             row=extra + 1,
             field="id",
@@ -337,7 +330,7 @@ def check_same_ids(ref: ProbsTable, other: ProbsTable, what: str, hint: str | No
     missing = next(x for x in ref.ids if x not in other_set)
     raise DataError(
         other.path or "?",
-        f"{what}: id set differs from {ref.path}: id {missing} of {ref.path} is missing "
+        f"{what}: id set differs from {ref.path}: id {printable(missing)} of {ref.path} is missing "
         f"({len(other.ids)} ids vs {len(ref.ids)})",
         field="id",
         hint=hint or "members must be predictions for the same data file",
@@ -367,7 +360,7 @@ def check_alignment(members: list[Member], *, same_valid_rows: bool = True) -> N
             if a != b:
                 raise DataError(
                     m.valid.path or "?",
-                    f"id {ex_id}: gold label '{b}' differs from '{a}' in {ref.path}",
+                    f"id {printable(ex_id)}: gold label '{b}' differs from '{a}' in {ref.path}",
                     row=n,
                     field="label",
                     hint="members must be validated on the same split",
