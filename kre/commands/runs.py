@@ -56,6 +56,8 @@ def runs_cli(
         info(f"No runs under {root.resolve()}" + (" match the filters" if (filters or where or model) else ""))
         return
     keys = parse_columns(columns)
+    if columns is None and "manifest" not in keys and any(r.manifest_state() != "ok" for r in runs):
+        keys.append("manifest")  # mark edited / unverified / invalid manifests in the default table
     left = {i for i, k in enumerate(keys) if k in TEXT_COLUMNS}
     print_wide_table(
         f"Runs under {root} ({len(runs)})",
