@@ -20,7 +20,7 @@ from kre.modeling.collate import (
     length_grouped_batches,
     shard_batches,
 )
-from kre.modeling.encoding import cache_path, encode_cached, encode_examples, entity_window
+from kre.modeling.encoding import cache_path, encode_dataset, encode_examples, entity_window
 from kre.modeling.heads import build_model, freeze_lower_layers, load_model, save_model
 from kre.modeling.losses import build_loss, class_weight_vector
 from kre.modeling.restrict import apply_type_mask, type_mask
@@ -278,26 +278,31 @@ def test_truncation_budget_too_small(any_tokenizer) -> None:
         encode_examples([_long_example("ends")], tok, cfg, DEFAULT_LABELS)
 
 
+def _rows(dataset) -> list[dict]:
+    """Dataset rows in the shape of `encode_examples` (attention mask rebuilt)."""
+    return [{**row, "attention_mask": [1] * row["length"]} for row in dataset]
+
+
 def test_cache_hit_and_key(tmp_path: Path, any_tokenizer, monkeypatch: pytest.MonkeyPatch) -> None:
     tok = _fresh(any_tokenizer)
     cfg = TemplateConfig(marker="typed-marker-punct", query=True)
     examples = synth_examples(20, seed=4)
     examples[1] = replace(examples[1], label=None)
-    first = encode_cached(examples, tok, cfg, DEFAULT_LABELS, cache_dir=tmp_path)
+    first = _rows(encode_dataset(examples, tok, cfg, DEFAULT_LABELS, cache_dir=tmp_path))
     path = cache_path(examples, tok, cfg, DEFAULT_LABELS, cache_dir=tmp_path)
-    assert path.exists() and path.suffix == ".npz"
-    assert first == encode_examples(examples, tok, cfg, DEFAULT_LABELS)
+    assert path.exists() and path.suffix == ".arrow"
+    expected = encode_examples(examples, tok, cfg, DEFAULT_LABELS)
+    assert first == [{k: e[k] for k in first[0]} for e in expected]
 
     def boom(*a, **k):
         raise AssertionError("should have been a cache hit")
 
     monkeypatch.setattr(enc_mod, "encode_examples", boom)
-    done: list[int] = []
-    assert encode_cached(examples, tok, cfg, DEFAULT_LABELS, cache_dir=tmp_path, progress=done.append) == first
-    assert sum(done) == len(examples)
+    again = encode_dataset(examples, tok, cfg, DEFAULT_LABELS, cache_dir=tmp_path)
+    assert _rows(again) == first and again.cache_files[0]["filename"] == str(path)  # memory-mapped from the cache
     monkeypatch.undo()
-    done.clear()
-    assert encode_examples(examples, tok, cfg, DEFAULT_LABELS, batch_size=6, progress=done.append) == first
+    done: list[int] = []
+    assert encode_examples(examples, tok, cfg, DEFAULT_LABELS, batch_size=6, progress=done.append) == expected
     assert done == [6, 6, 6, 2]
     # the key depends on the template, the data, the labels and the tokenizer
     keys = {path.name}
@@ -312,12 +317,12 @@ def test_cache_hit_and_key(tmp_path: Path, any_tokenizer, monkeypatch: pytest.Mo
     assert len(keys) == 7
     # a different template writes a second file; KRE_CACHE moves the default location
     monkeypatch.setenv("KRE_CACHE", str(tmp_path / "env"))
-    other = encode_cached(examples, tok, replace(cfg, marker="none"), DEFAULT_LABELS)
+    other = _rows(encode_dataset(examples, tok, replace(cfg, marker="none"), DEFAULT_LABELS))
     assert other != first
-    assert len(list((tmp_path / "env" / "encodings").glob("*.npz"))) == 1
+    assert len(list((tmp_path / "env" / "encodings").glob("*.arrow"))) == 1
     # a corrupt cache file is ignored and rewritten
-    path.write_bytes(b"not a zip")
-    assert encode_cached(examples, tok, cfg, DEFAULT_LABELS, cache_dir=tmp_path) == first
+    path.write_bytes(b"not an arrow file")
+    assert _rows(encode_dataset(examples, tok, cfg, DEFAULT_LABELS, cache_dir=tmp_path)) == first
 
 
 # ---------------------------------------------------------------- collation and batching
