@@ -257,6 +257,7 @@ def base_arguments(config: TrainConfig, *, cuda: bool) -> dict[str, Any]:
         "report_to": config.report_to,
         "ddp_find_unused_parameters": False,
         "dataloader_num_workers": 0,
+        "log_level": "error",  # no transformers warnings between kre's progress lines
     }
     if evaluate_steps:
         args["eval_steps"] = config.eval_every
