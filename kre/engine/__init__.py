@@ -3,7 +3,7 @@
 Import this package only where training happens (it imports transformers).
 """
 
-from .arguments import KRE_OPTIONS, check_precision, parse_overrides, trainer_fields, training_arguments
+from .arguments import KRE_OPTIONS, check_precision, parse_overrides, raw_overrides, trainer_fields, training_arguments
 from .callbacks import NonFiniteLossCallback, ProgressCallback, TimeBudgetCallback, replace_default_output
 from .errors import OutOfMemoryError, is_out_of_memory, translate_engine_errors
 
@@ -16,6 +16,7 @@ __all__ = [
     "check_precision",
     "is_out_of_memory",
     "parse_overrides",
+    "raw_overrides",
     "replace_default_output",
     "trainer_fields",
     "training_arguments",

@@ -168,6 +168,26 @@ def _describe(kinds: set[str]) -> str:
     return " or ".join(names[k] for k in sorted(kinds) if k in names) or "a value"
 
 
+def raw_overrides(items: Sequence[str] | Mapping[str, Any], table: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Untyped overrides: a `[trainer]` table (typed TOML values) updated by "KEY=VALUE" items.
+
+    Keys are normalised to snake_case; the command line wins over the table, key by key.
+
+    Raises:
+        ConfigError: an item without "=".
+    """
+    out: dict[str, Any] = {str(k).strip().replace("-", "_"): v for k, v in (table or {}).items()}
+    if isinstance(items, Mapping):
+        out.update({str(k).strip().replace("-", "_"): v for k, v in items.items()})
+        return out
+    for item in items:
+        key, sep, value = str(item).partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--trainer '{item}': expected KEY=VALUE", hint="e.g. --trainer gradient_checkpointing=true")
+        out[key.strip().replace("-", "_")] = value
+    return out
+
+
 def parse_overrides(
     items: Sequence[str] | Mapping[str, Any], *, kre_options: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
@@ -182,15 +202,7 @@ def parse_overrides(
         ConfigError: a malformed item, an unknown key (with the closest valid names) or a value
             of the wrong type.
     """
-    pairs: list[tuple[str, Any]] = []
-    if isinstance(items, Mapping):
-        pairs = [(str(k).strip().replace("-", "_"), v) for k, v in items.items()]
-    else:
-        for item in items:
-            key, sep, value = str(item).partition("=")
-            if not sep or not key.strip():
-                raise ConfigError(f"--trainer '{item}': expected KEY=VALUE", hint="e.g. --trainer gradient_checkpointing=true")
-            pairs.append((key.strip().replace("-", "_"), value))
+    pairs = list(raw_overrides(items).items())
     known = _field_types()
     owned = KRE_OPTIONS if kre_options is None else kre_options
     result: dict[str, Any] = {}
@@ -268,6 +280,8 @@ def training_arguments(output_dir: Path, base: Mapping[str, Any], overrides: Map
         raise ConfigError(f"not TrainingArguments fields: {', '.join(unknown)}{_closest(unknown[0])}")
     merged = dict(base)
     merged.update(parse_overrides(overrides, kre_options={}) if overrides else {})
+    if merged.get("bf16") and "use_cpu" not in merged and not torch.cuda.is_available():
+        merged["use_cpu"] = True  # bf16 autocast on CPU: TrainingArguments wants it said
     use_cpu = bool(merged.get("use_cpu", False))
     merged = {**kre_defaults(cuda=torch.cuda.is_available() and not use_cpu), **merged, "output_dir": str(output_dir)}
     check_precision(fp16=bool(merged.get("fp16")), bf16=bool(merged.get("bf16")), use_cpu=use_cpu)
