@@ -215,7 +215,10 @@ def test_from_scratch_model_loads_and_heldout_loss_drops(tmp_path: Path, text_fi
     assert metrics["masking"].startswith("whole-word")
     assert metrics["log"][-1]["step"] == metrics["steps"] == m["steps"] == 60  # 6 epochs x 10 batches of 16
     assert artifact.file("loss_curve.png").read_bytes()[:4] == b"\x89PNG"
-    assert not artifact.has("checkpoint") and not artifact.has("_tokenizer")
+    published = {p.name for p in artifact.path.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tapt_metrics.json", "loss_curve.png"} <= published
+    leftovers = {"checkpoints", "_tokenizer", "optimizer.pt", "scheduler.pt", "rng_state.pth", "trainer_state.json", "training_args.bin"}
+    assert not published & leftovers, published  # a clean model folder: no optimizer, RNG or trainer state
     assert artifact.params["from_scratch"] is True and artifact.params["vocab_size"] == 300
     assert artifact.inputs[0]["role"] == "data" and artifact.inputs[0]["sha256"]
 
@@ -375,3 +378,70 @@ def test_bad_input_exits_1_without_artifact(kre, tmp_path: Path, train_csv: Path
     assert res.exit_code == 1, res.output
     assert expected in " ".join(res.output.split()), res.output
     assert _published(tmp_path) == [] and _staging(tmp_path) == []
+
+
+# -- the Trainer engine: overrides, precision, NaN guard, progress, use in kre train ----------------
+
+
+def test_trainer_overrides_are_applied_and_recorded(kre, tmp_path: Path, text_file: Path) -> None:
+    config = tmp_path / "tapt.toml"
+    config.write_text("epochs = 2\n[trainer]\nmax_grad_norm = 0.5\nlogging_steps = 3\n", encoding="utf-8")
+    res = kre("tapt", text_file, "--from-scratch", "--vocab-size", "300", "--layers", "1", "--hidden", "32", "--heads", "2",
+              "--max-length", "64", "--batch-size", "32", "--config", config, "--trainer", "optim=adafactor",
+              "--trainer", "logging_steps=2", "--root", tmp_path, ok=True)
+    [folder] = _published(tmp_path)
+    artifact = load_artifact(folder)
+    assert artifact.params["trainer"] == {"max_grad_norm": 0.5, "logging_steps": 2, "optim": "adafactor"}
+    assert artifact.params["epochs"] == 2
+    log = json.loads(artifact.file("tapt_metrics.json").read_text())["log"]
+    assert [e["step"] for e in log][:3] == [2, 4, 6]  # the command line wins over the [trainer] table
+    assert "MLM training: step" in res.output  # no terminal: plain progress lines
+
+
+def test_unknown_trainer_key_is_one_line_and_writes_nothing(kre, tmp_path: Path, text_file: Path) -> None:
+    res = kre("tapt", text_file, "--from-scratch", "--trainer", "gradient_checkpoint=true", "--root", tmp_path, ok=False)
+    assert res.exit_code == 1
+    assert "did you mean gradient_checkpointing" in " ".join(res.output.split())
+    assert _published(tmp_path) == [] and _staging(tmp_path) == []
+
+
+def test_half_precision_checkpoint_loads_in_float32(tmp_path: Path, tiny_model: Path) -> None:
+    import torch
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    from kre.tapt.model import load_base_model
+
+    half = tmp_path / "half"
+    AutoModelForMaskedLM.from_pretrained(tiny_model).to(torch.float16).save_pretrained(half)
+    AutoTokenizer.from_pretrained(tiny_model).save_pretrained(half)
+    loaded = load_base_model(str(half), ArtifactStore(tmp_path))
+    assert {p.dtype for p in loaded.model.parameters()} == {torch.float32}
+
+
+def test_a_persisting_nan_loss_stops_training_and_publishes_nothing(
+    tmp_path: Path, text_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kre.tapt.trainer as trainer_mod
+    from kre.errors import TrainingError
+
+    real = trainer_mod.mlm_loss
+    calls: list[int] = []
+
+    def nan_after_three(model, batch, num_items=None):
+        loss = real(model, batch, num_items)
+        calls.append(1)
+        return loss * float("nan") if model.training and len(calls) > 3 else loss
+
+    monkeypatch.setattr(trainer_mod, "mlm_loss", nan_after_three)
+    with pytest.raises(TrainingError, match="NaN/inf"):
+        run_tapt(sources=[text_file], root=tmp_path, epochs=5, log_every=1, **TINY)
+    assert _published(tmp_path) == []
+
+
+def test_tapt_artifact_is_a_model_for_kre_train(kre, tmp_path: Path, text_file: Path) -> None:
+    split = _make_split(tmp_path)
+    tapt = run_tapt(sources=[split], root=tmp_path, epochs=1, **{**TINY, "max_length": 128})
+    kre("train", "splits/latest", "--model", tapt.id, "--max-steps", "2", "--batch-size", "8", "--eval-batch-size", "16",
+        "--max-length", "64", "--root", tmp_path, ok=True)
+    [run] = ArtifactStore(tmp_path).list("runs")
+    assert {i["role"]: i for i in load_artifact(run).inputs}.get("model", {}).get("artifact") == tapt.id
