@@ -448,6 +448,33 @@ def test_report_to_sends_every_evaluation(tiny_model: Path, tmp_path: Path, monk
     assert {"eval_micro_f1", "eval_auprc", "eval_loss", "eval_accuracy"} <= set(logged[0][2])
 
 
+def test_pickled_weights_are_refused_not_unpickled(kre, tiny_model: Path, tmp_path: Path) -> None:
+    """A model folder whose only weights are a pickled pytorch_model.bin: one-line error, the pickle never runs."""
+    import shutil
+
+    import torch
+
+    marker = tmp_path / "pickle-ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.mkdir, (str(marker),))
+
+    folder = tmp_path / "pickled"
+    folder.mkdir()
+    for f in tiny_model.iterdir():
+        if not f.name.endswith(".safetensors"):
+            shutil.copy(f, folder / f.name)
+    torch.save({"embeddings.word_embeddings.weight": Payload()}, folder / "pytorch_model.bin")
+    root = tmp_path / "root"
+    make_split(root, folds=0)
+    res = kre("train", "splits/latest", "--model", folder, "--root", root, "--max-steps", "1", "--max-length", "64", ok=False)
+    assert res.exit_code == 1 and "Error:" in res.output and "Traceback" not in res.output
+    assert "cannot load" in res.output and str(folder) in res.output
+    assert not marker.exists()
+    assert runs(root) == []
+
+
 def test_model_from_tapt_artifact(tiny_model: Path, tmp_path: Path) -> None:
     import shutil
 
