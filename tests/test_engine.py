@@ -316,3 +316,29 @@ def test_a_skipped_step_is_not_an_error_but_a_persisting_one_is() -> None:
     guard.on_log(None, state, None, logs={"loss": math.inf}, model=model)
     with pytest.raises(TrainingError, match="3 logs in a row"):
         guard.on_log(None, state, None, logs={"loss": math.nan}, model=model)
+
+
+def test_progress_on_a_terminal_drives_a_rich_bar() -> None:
+    cb = ProgressCallback("train")
+    cb.tty = True
+    state = SimpleNamespace(global_step=2, max_steps=6, is_world_process_zero=True)
+    cb.on_train_begin(None, state, None)  # a resumed run: the bar starts at step 2
+    task = cb._bar.tasks[0]
+    assert (task.total, task.completed) == (6, 2)
+    state.global_step = 4
+    cb.on_log(None, state, None, logs={"loss": 1.5})
+    cb.on_step_end(None, state, None)
+    cb.on_evaluate(None, state, None, metrics={"eval_micro_f1": 55.55})
+    assert task.completed == 4 and task.fields["status"] == "loss 1.500  valid F1 55.5"
+    cb.on_train_end(None, state, None)
+    assert cb._bar is None
+
+
+def test_progress_is_silent_on_other_ranks(capsys: pytest.CaptureFixture[str]) -> None:
+    cb = ProgressCallback("train", every=1)
+    state = SimpleNamespace(global_step=0, max_steps=3, is_world_process_zero=False)
+    cb.on_train_begin(None, state, None)
+    state.global_step = 1
+    cb.on_step_end(None, state, None)
+    cb.on_evaluate(None, state, None, metrics={"eval_micro_f1": 10.0})
+    assert "step" not in capsys.readouterr().err
