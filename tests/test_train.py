@@ -236,6 +236,19 @@ def test_published_run_holds_weights_not_optimizer_state(tiny_model: Path, tmp_p
     assert {"step", "epoch", "loss", "micro_f1", "auprc", "accuracy"} <= set(history["eval"][0])
 
 
+def test_early_stopping(tiny_model: Path, tmp_path: Path) -> None:
+    """A learning rate too small to change the score: the second evaluation is no better, patience 1 stops there."""
+    root = tmp_path / "root"
+    make_split(root, folds=0)
+    art = train(data="splits/latest", config=tiny_config(tiny_model, lr=1e-12, max_steps=6, eval_every=1, early_stopping=1),
+                root=root)
+    assert art is not None
+    metrics = json.loads((art.path / "metrics.json").read_text())
+    assert [e["step"] for e in metrics["evaluations"]] == [1, 2]
+    assert metrics["stopped_early"] is True and metrics["steps"] == 2
+    assert metrics["best"]["step"] == 1  # the first of equal scores is kept
+
+
 def test_same_seed_same_metrics(tiny_model: Path, tmp_path: Path) -> None:
     root = tmp_path / "root"
     make_split(root, folds=0)
