@@ -605,3 +605,21 @@ def test_other_encoder_families(tiny_model: Path, tmp_path: Path, model_type: st
     assert meta["model_type"] == model.encoder.config.model_type
     with torch.no_grad():
         assert torch.allclose(model(**batch), loaded(**batch), atol=1e-6)
+
+
+def test_activation_checkpointing_and_float32_loading(tiny_model: Path, tiny_batch, tmp_path: Path) -> None:
+    """`--trainer gradient_checkpointing=true` reaches the encoder; a half-precision checkpoint loads as float32."""
+    from transformers import AutoModel
+
+    tok, _, batch = tiny_batch
+    half = tmp_path / "half"
+    AutoModel.from_pretrained(tiny_model).to(torch.float16).save_pretrained(half)
+    tok.save_pretrained(half)
+    model = build_model(half, head="entity", num_labels=len(DEFAULT_LABELS), tokenizer=tok)
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    model.train()
+    model.activation_checkpointing_enable()
+    assert getattr(model.encoder, "is_activation_checkpointing", None) or model.encoder.is_gradient_checkpointing
+    loss = model(**{k: v for k, v in batch.items() if k != "labels"}).logsumexp(-1).mean()
+    loss.backward()
+    assert model.classifier.weight.grad is not None and torch.isfinite(model.classifier.weight.grad).all()

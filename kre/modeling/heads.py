@@ -150,9 +150,20 @@ class RelationClassifier(nn.Module):
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=states.size(1))
         return out.to(dtype)
 
-    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict[str, Any] | None = None) -> None:
+    def activation_checkpointing_enable(self, activation_checkpointing_kwargs: dict[str, Any] | None = None,
+                                        every_n_layers: int = 1, offload: bool = False) -> None:
         """For `--trainer gradient_checkpointing=true`: recompute the encoder's activations in the backward pass."""
-        self.encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs=gradient_checkpointing_kwargs)
+        enable = getattr(self.encoder, "activation_checkpointing_enable", None)
+        if enable is not None:
+            enable(activation_checkpointing_kwargs=activation_checkpointing_kwargs, every_n_layers=every_n_layers,
+                   offload=offload)
+        else:  # transformers before the rename
+            self.encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs=activation_checkpointing_kwargs)
+
+    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict[str, Any] | None = None,
+                                      **kwargs: Any) -> None:
+        """The older name of `activation_checkpointing_enable`."""
+        self.activation_checkpointing_enable(gradient_checkpointing_kwargs, **kwargs)
 
     def optimizer_groups(self, weight_decay: float) -> list[dict[str, Any]]:
         """Parameter groups for AdamW: no weight decay on biases and LayerNorm weights; frozen ones left out."""
