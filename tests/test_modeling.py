@@ -14,12 +14,7 @@ from kre.data import Entity, Example
 from kre.errors import ConfigError
 from kre.labels import DEFAULT_LABELS, LabelSet
 from kre.modeling import encoding as enc_mod
-from kre.modeling.collate import (
-    Collator,
-    distributed_length_grouped_batches,
-    length_grouped_batches,
-    shard_batches,
-)
+from kre.modeling.collate import Collator
 from kre.modeling.encoding import cache_path, encode_dataset, encode_examples, entity_window
 from kre.modeling.heads import build_model, freeze_lower_layers, load_model, save_model
 from kre.modeling.losses import build_loss, class_weight_vector
@@ -341,37 +336,6 @@ def test_collator_pads_per_batch() -> None:
     assert all(t.dtype == torch.long for t in b.values()) and "length" not in b
     b8 = Collator(pad_token_id=0, pad_to_multiple_of=8)([{"input_ids": [1, 2, 3], "subj_pos": 0, "obj_pos": 1}])
     assert b8["input_ids"].shape == (1, 8) and "token_type_ids" not in b8 and b8["labels"].tolist() == [-100]
-
-
-def test_length_grouped_batches() -> None:
-    rng = np.random.default_rng(0)
-    lengths = rng.integers(5, 200, size=1003).tolist()
-    a = length_grouped_batches(lengths, 16, seed=1)
-    assert a == length_grouped_batches(lengths, 16, seed=1)
-    assert a != length_grouped_batches(lengths, 16, seed=2)
-    flat = [i for b in a for i in b]
-    assert sorted(flat) == list(range(1003)) and all(1 <= len(b) <= 16 for b in a)
-    spread = np.mean([max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in a])
-    randomized = [list(range(i, min(i + 16, 1003))) for i in range(0, 1003, 16)]
-    spread_random = np.mean([max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in randomized])
-    assert spread < spread_random / 4
-    ev = length_grouped_batches(lengths, 100, seed=0, shuffle=False)
-    flat = [i for b in ev for i in b]
-    assert sorted(flat) == list(range(1003))
-    assert [lengths[i] for i in flat] == sorted(lengths, reverse=True)
-    assert length_grouped_batches([], 4, 0) == []
-
-
-def test_ddp_shards_disjoint_and_equal() -> None:
-    lengths = list(range(1, 331))
-    batches = length_grouped_batches(lengths, 8, seed=3)  # 42 batches
-    shares = [distributed_length_grouped_batches(lengths, 8, 3, rank, 4) for rank in range(4)]
-    assert shares == [shard_batches(batches, r, 4) for r in range(4)]
-    assert len({len(s) for s in shares}) == 1 and len(shares[0]) == 42 // 4
-    seen = [i for s in shares for b in s for i in b]
-    assert len(seen) == len(set(seen))
-    with pytest.raises(ValueError):
-        shard_batches(batches, 4, 4)
 
 
 # ---------------------------------------------------------------- heads
