@@ -17,6 +17,7 @@ from kre.engine import (
     TimeBudgetCallback,
     check_precision,
     parse_overrides,
+    raw_overrides,
     replace_default_output,
     training_arguments,
     translate_engine_errors,
@@ -67,6 +68,14 @@ def test_parse_overrides_from_a_config_table() -> None:
     assert isinstance(got["max_grad_norm"], float)
     with pytest.raises(ConfigError, match="save_total_limit"):
         parse_overrides({"save_total_limit": [1, 2]}, kre_options={})
+
+
+def test_command_line_items_win_over_the_config_table_key_by_key() -> None:
+    raw = raw_overrides(["optim=adafactor", "save-total-limit=3"], {"optim": "adamw_torch", "tf32": True})
+    assert raw == {"optim": "adafactor", "tf32": True, "save_total_limit": "3"}
+    assert parse_overrides(raw, kre_options={}) == {"optim": "adafactor", "tf32": True, "save_total_limit": 3}
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        raw_overrides(["optim"], {})
 
 
 def test_unknown_key_names_the_closest_fields() -> None:
