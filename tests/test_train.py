@@ -86,6 +86,7 @@ def test_train_cli_writes_run_and_predict_matches(kre, tiny_model: Path, tmp_pat
     assert art.metrics["micro_f1"] == pytest.approx(metrics["best"]["micro_f1"])
     valid = read_probs(run / "valid_probs.csv")
     assert len(valid.ids) == 16 and valid.gold is not None
+    assert_probs_match_metrics(run)
     assert np.allclose(valid.probs.sum(axis=1), 1.0)
     test_probs = read_probs(run / "probs.csv")
     assert len(test_probs.ids) == 10 and test_probs.gold is None
@@ -96,6 +97,17 @@ def test_train_cli_writes_run_and_predict_matches(kre, tiny_model: Path, tmp_pat
     assert got.ids == test_probs.ids
     assert np.allclose(got.probs, test_probs.probs, atol=1e-6)
     assert load_artifact(pred).params["run"] == art.id
+
+
+def assert_probs_match_metrics(run: Path) -> None:
+    """valid_probs.csv (rows in file order) scores exactly what the best evaluation reported: no row mix-up."""
+    from kre.metrics import evaluate
+
+    valid = read_probs(run / "valid_probs.csv")
+    best = json.loads((run / "metrics.json").read_text())["best"]
+    scores = evaluate(np.asarray(valid.labels.ids(valid.gold)), valid.probs, valid.labels, detail=False)
+    assert scores["auprc"] == pytest.approx(best["auprc"], abs=1e-3)
+    assert scores["micro_f1"] == pytest.approx(best["micro_f1"], abs=1e-3)
 
 
 # -- every template, head and loss ------------------------------------------------------------
@@ -405,6 +417,7 @@ def test_ddp_two_processes_gloo(tiny_model: Path, tmp_path: Path) -> None:
     metrics = json.loads((run / "metrics.json").read_text())
     assert [e["step"] for e in metrics["evaluations"]] == [2, 4]
     assert len(read_probs(run / "valid_probs.csv").ids) == 12  # gathered from both ranks
+    assert_probs_match_metrics(run)  # in row order
     assert proc.stdout.count("micro F1") == 1  # one summary, printed by rank 0
 
 
@@ -425,6 +438,7 @@ def test_ddp_under_accelerate_launch(tiny_model: Path, tmp_path: Path) -> None:
     art = load_artifact(run)
     assert art.params["world_size"] == 2 and art.params["effective_batch_size"] == 8
     assert len(read_probs(run / "valid_probs.csv").ids) == 12
+    assert_probs_match_metrics(run)
 
 
 def test_report_to_sends_every_evaluation(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

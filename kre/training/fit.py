@@ -98,9 +98,9 @@ def _define_trainer() -> type:
             return [n for n in names if n not in flagged]
 
         def _get_eval_sampler(self, eval_dataset: Any) -> Any:
-            if self.args.world_size <= 1:
-                return SequentialSampler(eval_dataset)
-            return super()._get_eval_sampler(eval_dataset)
+            # never the length-grouped sampler (its order is shuffled): under DDP, None lets accelerate
+            # shard in order, and gathering keeps the dataset order
+            return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
 
     return RelationTrainer
 
