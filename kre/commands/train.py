@@ -53,7 +53,7 @@ def train_cli(
     trainer: Annotated[
         list[str] | None,
         typer.Option("--trainer", metavar="KEY=VALUE",
-                     help="Any transformers.TrainingArguments field, e.g. gradient_checkpointing=true (repeatable; also a [trainer] table in --config)."),
+                     help="Any transformers.TrainingArguments field, e.g. gradient_checkpointing=true (repeatable; also a \\[trainer] table in --config)."),
     ] = None,
     test: Annotated[Path | None, typer.Option("--test", help="Also write probs.csv for this (test) file.", dir_okay=False)] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue a stopped run with the same options.")] = False,
