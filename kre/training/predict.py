@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from .. import console
 from ..artifacts import Artifact, ArtifactStore
 from ..data import Example, read_dataset
 from ..data.probs import write_probs

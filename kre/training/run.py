@@ -9,7 +9,6 @@ metrics.json, valid_probs.csv, probs.csv, plots, manifest). Each model is traine
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import time
