@@ -8,7 +8,7 @@
 # The device machine (see /work/.library/device/README.md) has python3 with torch and transformers
 # but no `datasets`, and no network. `--prepare` writes, both git-ignored through .git/info/exclude:
 #   .gpu-check/data/{train,test_data}.csv.gz   the real KLUE-RE files, gzipped (~5 MiB)
-#   .gpu-check/e5-small-ko/                    e5-small-ko in float16 (~30 MiB; kre loads it in float32)
+#   .gpu-check/e5-small-ko/                    e5-small-ko in float16, weights gzipped (~38 MiB; kre loads float32)
 #   .whl/                                      wheels of datasets, dill and multiprocess for CPython 3.12,
 #                                              fetched with `pip download --no-deps --only-binary=:all:
 #                                              --python-version 3.12 --platform manylinux...` (--no-wheels skips)
@@ -23,7 +23,7 @@ for arg in "$@"; do
   if [[ "$arg" == "--prepare" ]]; then exec "$PY" bench/gpu_check.py "$@"; fi
 done
 
-if compgen -G ".whl/*.whl" >/dev/null; then
+if ! "$PY" -c "import datasets" 2>/dev/null && compgen -G ".whl/*.whl" >/dev/null; then
   "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/kre-site .whl/*.whl
   export PYTHONPATH="/tmp/kre-site${PYTHONPATH:+:$PYTHONPATH}"
 fi
