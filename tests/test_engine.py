@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from kre.engine import (
+    EndOfTrainingCallback,
     NonFiniteLossCallback,
     OutOfMemoryError,
     ProgressCallback,
@@ -302,6 +303,14 @@ def test_time_budget_carries_the_spent_time_into_a_resumed_run() -> None:
     fresh = TimeBudgetCallback(minutes=10)
     fresh.on_train_begin(None, SimpleNamespace(global_step=0, stateful_callbacks={"TimeBudgetCallback": saved}), None)
     assert fresh.fraction_spent() < 0.01
+
+
+def test_end_of_training_logs_the_last_steps_and_writes_no_final_checkpoint(tmp_path: Path) -> None:
+    trainer = _trainer(tmp_path, _Toy.model(), [EndOfTrainingCallback()], max_steps=7, logging_steps=5,
+                       save_strategy="steps", save_steps=3, save_total_limit=None)
+    trainer.train()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["checkpoint-3", "checkpoint-6"]  # none at 7
+    assert [h["step"] for h in trainer.state.log_history if "loss" in h] == [5, 7]
 
 
 def test_nan_loss_that_persists_raises_training_error(tmp_path: Path) -> None:

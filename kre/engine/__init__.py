@@ -4,10 +4,11 @@ Import this package only where training happens (it imports transformers).
 """
 
 from .arguments import KRE_OPTIONS, check_precision, parse_overrides, raw_overrides, trainer_fields, training_arguments
-from .callbacks import NonFiniteLossCallback, ProgressCallback, TimeBudgetCallback, replace_default_output
+from .callbacks import EndOfTrainingCallback, NonFiniteLossCallback, ProgressCallback, TimeBudgetCallback, replace_default_output
 from .errors import OutOfMemoryError, is_out_of_memory, translate_engine_errors
 
 __all__ = [
+    "EndOfTrainingCallback",
     "KRE_OPTIONS",
     "NonFiniteLossCallback",
     "OutOfMemoryError",

@@ -203,6 +203,18 @@ class NonFiniteLossCallback(TrainerCallback):
             )
 
 
+class EndOfTrainingCallback(TrainerCallback):
+    """When training ends (last step, time budget, early stop): log the steps since the last
+    log, and skip the checkpoint Trainer would write at the last step (kre publishes the model
+    itself, so that checkpoint, optimizer state included, would be written only to be deleted).
+    Add it after any callback that stops training."""
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if control.should_training_stop or state.global_step >= state.max_steps:
+            control.should_log = True
+            control.should_save = False
+
+
 def _weights_finite(model: Any) -> bool:
     """True when every trainable parameter is finite (one host sync)."""
     import torch

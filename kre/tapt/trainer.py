@@ -13,6 +13,7 @@ import numpy as np
 
 from ..console import debug
 from ..engine import (
+    EndOfTrainingCallback,
     NonFiniteLossCallback,
     ProgressCallback,
     TimeBudgetCallback,
@@ -164,19 +165,6 @@ class _FullForward:
         return self._model(**kwargs)
 
 
-def _final_log_callback() -> Any:
-    from transformers import TrainerCallback
-
-    class LogLastStep(TrainerCallback):
-        """Log the steps after the last logging step when training ends (time budget or last step)."""
-
-        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            if control.should_training_stop or state.global_step >= state.max_steps:
-                control.should_log = True
-
-    return LogLastStep()
-
-
 def build_trainer(model: Any, tokenizer: Any, train_data: Any, collator: MaskCollator, cfg: MlmConfig,
                   output_dir: Path) -> Any:
     """The Trainer for one MLM run; checkpoints (for `--resume`) go to `output_dir`."""
@@ -204,7 +192,7 @@ def build_trainer(model: Any, tokenizer: Any, train_data: Any, collator: MaskCol
     }
     args = training_arguments(output_dir, base, cfg.overrides)
     budget = TimeBudgetCallback(cfg.time_budget or 0.0)
-    callbacks = [budget, NonFiniteLossCallback(), ProgressCallback("MLM training"), _final_log_callback()]
+    callbacks = [budget, NonFiniteLossCallback(), ProgressCallback("MLM training"), EndOfTrainingCallback()]
     trainer = _trainer_class()(
         model=model,
         args=args,
