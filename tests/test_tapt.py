@@ -202,10 +202,12 @@ def test_texts_from_files(tmp_path: Path, train_csv: Path) -> None:
 # -- training and the artifact -----------------------------------------------------------
 
 
-def test_from_scratch_model_loads_and_heldout_loss_drops(tmp_path: Path, text_file: Path) -> None:
+def test_from_scratch_model_loads_and_heldout_loss_drops(tmp_path: Path, text_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer
 
+    monkeypatch.delenv("KRE_CACHE", raising=False)
     artifact = run_tapt(sources=[text_file], root=tmp_path, epochs=6, seed=1, **TINY)
+    assert len(list((tmp_path / ".cache" / "encodings").glob("tapt-*.arrow"))) == 1  # beside kre train's encodings
     assert artifact.kind == "tapt" and artifact.path.parent == tmp_path / "tapt"
     artifact.verify()
     m = artifact.metrics

@@ -121,8 +121,8 @@ def encode_texts(
 ) -> EncodedTexts:
     """Tokenise every text once (truncated to `max_length`) with word ids for masking.
 
-    A batched `Dataset.map` writes `<cache_dir>/tapt-<key>.arrow` (default: kre's encoding
-    cache, `$KRE_CACHE/encodings`), memory-mapped afterwards; the same texts, tokenizer and
+    A batched `Dataset.map` writes `<cache_dir>/tapt-<key>.arrow` (default: `$KRE_CACHE/encodings`
+    or `~/.cache/kre/encodings`), memory-mapped afterwards; the same texts, tokenizer and
     options later open that file and encode nothing. An unwritable cache folder falls back
     to encoding in memory.
     """

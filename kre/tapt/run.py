@@ -151,7 +151,8 @@ def run_tapt(
         threads: CPU threads (default: torch's own choice, see `choose_threads`).
         trainer: TrainingArguments overrides (`--trainer KEY=VALUE` strings or a `[trainer]`
             table), recorded in the manifest's params.
-        cache_dir: where tokenised texts are cached (default: kre's encoding cache).
+        cache_dir: where tokenised texts are cached (default: `<root>/.cache/encodings`, or
+            `$KRE_CACHE/encodings` when that is set; the same place `kre train` uses).
 
     Raises:
         DataError, ArtifactError, ConfigError, TrainingError.
@@ -264,6 +265,10 @@ def run_tapt(
                     b.add_input_ref(base.ref, "base_model")
             n_params = sum(p.numel() for p in mlm.parameters())
 
+            if cache_dir is None:
+                from ..training.data import encodings_cache
+
+                cache_dir = encodings_cache(store.root)
             encoded = encode_texts(tokenizer, texts, max_length=max_length, whole_word=whole_word, cache_dir=cache_dir)
             if whole_word and encoded.scheme == "token":
                 warn("this tokenizer shows no word boundaries; masking single tokens instead of whole words")
