@@ -283,9 +283,16 @@ def fit_model(
 ) -> FitResult:
     """Train one model with Trainer; see the module docstring. Rank 0 writes into `workdir`."""
     import torch
-    from transformers import EarlyStoppingCallback, PrinterCallback
+    from transformers import EarlyStoppingCallback
 
-    from ..engine import NonFiniteLossCallback, ProgressCallback, training_arguments, translate_engine_errors
+    from ..engine import (
+        EndOfTrainingCallback,
+        NonFiniteLossCallback,
+        ProgressCallback,
+        replace_default_output,
+        training_arguments,
+        translate_engine_errors,
+    )
     from ..modeling.collate import Collator
     from ..modeling.losses import build_loss
 
@@ -302,12 +309,13 @@ def fit_model(
     cbs: list[Any] = [best_cb, timer, ProgressCallback(description), NonFiniteLossCallback(), *callbacks]
     if config.early_stopping:
         cbs.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping))
+    cbs.append(EndOfTrainingCallback())  # no last-step checkpoint written only to be deleted
     trainer = relation_trainer_class()(
         model=model, args=args, train_dataset=train_set, eval_dataset=valid_sorted,
         data_collator=Collator(tokenizer.pad_token_id), compute_metrics=evals,
         preprocess_logits_for_metrics=_probs_from_logits, callbacks=cbs, loss_fn=loss_fn,
     )
-    trainer.remove_callback(PrinterCallback)  # kre's ProgressCallback reports instead of printing dicts
+    replace_default_output(trainer)  # kre's ProgressCallback reports instead of printing dicts
     checkpoint = latest_checkpoint(workdir) if resume else None
     if trainer.is_world_process_zero():
         workdir.mkdir(parents=True, exist_ok=True)
