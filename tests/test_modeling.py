@@ -14,13 +14,8 @@ from kre.data import Entity, Example
 from kre.errors import ConfigError
 from kre.labels import DEFAULT_LABELS, LabelSet
 from kre.modeling import encoding as enc_mod
-from kre.modeling.collate import (
-    Collator,
-    distributed_length_grouped_batches,
-    length_grouped_batches,
-    shard_batches,
-)
-from kre.modeling.encoding import cache_path, encode_cached, encode_examples, entity_window
+from kre.modeling.collate import Collator
+from kre.modeling.encoding import cache_path, encode_dataset, encode_examples, entity_window
 from kre.modeling.heads import build_model, freeze_lower_layers, load_model, save_model
 from kre.modeling.losses import build_loss, class_weight_vector
 from kre.modeling.restrict import apply_type_mask, type_mask
@@ -278,26 +273,31 @@ def test_truncation_budget_too_small(any_tokenizer) -> None:
         encode_examples([_long_example("ends")], tok, cfg, DEFAULT_LABELS)
 
 
+def _rows(dataset) -> list[dict]:
+    """Dataset rows in the shape of `encode_examples` (attention mask rebuilt)."""
+    return [{**row, "attention_mask": [1] * row["length"]} for row in dataset]
+
+
 def test_cache_hit_and_key(tmp_path: Path, any_tokenizer, monkeypatch: pytest.MonkeyPatch) -> None:
     tok = _fresh(any_tokenizer)
     cfg = TemplateConfig(marker="typed-marker-punct", query=True)
     examples = synth_examples(20, seed=4)
     examples[1] = replace(examples[1], label=None)
-    first = encode_cached(examples, tok, cfg, DEFAULT_LABELS, cache_dir=tmp_path)
+    first = _rows(encode_dataset(examples, tok, cfg, DEFAULT_LABELS, cache_dir=tmp_path))
     path = cache_path(examples, tok, cfg, DEFAULT_LABELS, cache_dir=tmp_path)
-    assert path.exists() and path.suffix == ".npz"
-    assert first == encode_examples(examples, tok, cfg, DEFAULT_LABELS)
+    assert path.exists() and path.suffix == ".arrow"
+    expected = encode_examples(examples, tok, cfg, DEFAULT_LABELS)
+    assert first == [{k: e[k] for k in first[0]} for e in expected]
 
     def boom(*a, **k):
         raise AssertionError("should have been a cache hit")
 
     monkeypatch.setattr(enc_mod, "encode_examples", boom)
-    done: list[int] = []
-    assert encode_cached(examples, tok, cfg, DEFAULT_LABELS, cache_dir=tmp_path, progress=done.append) == first
-    assert sum(done) == len(examples)
+    again = encode_dataset(examples, tok, cfg, DEFAULT_LABELS, cache_dir=tmp_path)
+    assert _rows(again) == first and again.cache_files[0]["filename"] == str(path)  # memory-mapped from the cache
     monkeypatch.undo()
-    done.clear()
-    assert encode_examples(examples, tok, cfg, DEFAULT_LABELS, batch_size=6, progress=done.append) == first
+    done: list[int] = []
+    assert encode_examples(examples, tok, cfg, DEFAULT_LABELS, batch_size=6, progress=done.append) == expected
     assert done == [6, 6, 6, 2]
     # the key depends on the template, the data, the labels and the tokenizer
     keys = {path.name}
@@ -312,12 +312,12 @@ def test_cache_hit_and_key(tmp_path: Path, any_tokenizer, monkeypatch: pytest.Mo
     assert len(keys) == 7
     # a different template writes a second file; KRE_CACHE moves the default location
     monkeypatch.setenv("KRE_CACHE", str(tmp_path / "env"))
-    other = encode_cached(examples, tok, replace(cfg, marker="none"), DEFAULT_LABELS)
+    other = _rows(encode_dataset(examples, tok, replace(cfg, marker="none"), DEFAULT_LABELS))
     assert other != first
-    assert len(list((tmp_path / "env" / "encodings").glob("*.npz"))) == 1
+    assert len(list((tmp_path / "env" / "encodings").glob("*.arrow"))) == 1
     # a corrupt cache file is ignored and rewritten
-    path.write_bytes(b"not a zip")
-    assert encode_cached(examples, tok, cfg, DEFAULT_LABELS, cache_dir=tmp_path) == first
+    path.write_bytes(b"not an arrow file")
+    assert _rows(encode_dataset(examples, tok, cfg, DEFAULT_LABELS, cache_dir=tmp_path)) == first
 
 
 # ---------------------------------------------------------------- collation and batching
@@ -336,37 +336,6 @@ def test_collator_pads_per_batch() -> None:
     assert all(t.dtype == torch.long for t in b.values()) and "length" not in b
     b8 = Collator(pad_token_id=0, pad_to_multiple_of=8)([{"input_ids": [1, 2, 3], "subj_pos": 0, "obj_pos": 1}])
     assert b8["input_ids"].shape == (1, 8) and "token_type_ids" not in b8 and b8["labels"].tolist() == [-100]
-
-
-def test_length_grouped_batches() -> None:
-    rng = np.random.default_rng(0)
-    lengths = rng.integers(5, 200, size=1003).tolist()
-    a = length_grouped_batches(lengths, 16, seed=1)
-    assert a == length_grouped_batches(lengths, 16, seed=1)
-    assert a != length_grouped_batches(lengths, 16, seed=2)
-    flat = [i for b in a for i in b]
-    assert sorted(flat) == list(range(1003)) and all(1 <= len(b) <= 16 for b in a)
-    spread = np.mean([max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in a])
-    randomized = [list(range(i, min(i + 16, 1003))) for i in range(0, 1003, 16)]
-    spread_random = np.mean([max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in randomized])
-    assert spread < spread_random / 4
-    ev = length_grouped_batches(lengths, 100, seed=0, shuffle=False)
-    flat = [i for b in ev for i in b]
-    assert sorted(flat) == list(range(1003))
-    assert [lengths[i] for i in flat] == sorted(lengths, reverse=True)
-    assert length_grouped_batches([], 4, 0) == []
-
-
-def test_ddp_shards_disjoint_and_equal() -> None:
-    lengths = list(range(1, 331))
-    batches = length_grouped_batches(lengths, 8, seed=3)  # 42 batches
-    shares = [distributed_length_grouped_batches(lengths, 8, 3, rank, 4) for rank in range(4)]
-    assert shares == [shard_batches(batches, r, 4) for r in range(4)]
-    assert len({len(s) for s in shares}) == 1 and len(shares[0]) == 42 // 4
-    seen = [i for s in shares for b in s for i in b]
-    assert len(seen) == len(set(seen))
-    with pytest.raises(ValueError):
-        shard_batches(batches, 4, 4)
 
 
 # ---------------------------------------------------------------- heads
@@ -600,3 +569,21 @@ def test_other_encoder_families(tiny_model: Path, tmp_path: Path, model_type: st
     assert meta["model_type"] == model.encoder.config.model_type
     with torch.no_grad():
         assert torch.allclose(model(**batch), loaded(**batch), atol=1e-6)
+
+
+def test_activation_checkpointing_and_float32_loading(tiny_model: Path, tiny_batch, tmp_path: Path) -> None:
+    """`--trainer gradient_checkpointing=true` reaches the encoder; a half-precision checkpoint loads as float32."""
+    from transformers import AutoModel
+
+    tok, _, batch = tiny_batch
+    half = tmp_path / "half"
+    AutoModel.from_pretrained(tiny_model).to(torch.float16).save_pretrained(half)
+    tok.save_pretrained(half)
+    model = build_model(half, head="entity", num_labels=len(DEFAULT_LABELS), tokenizer=tok)
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    model.train()
+    model.activation_checkpointing_enable()
+    assert getattr(model.encoder, "is_activation_checkpointing", None) or model.encoder.is_gradient_checkpointing
+    loss = model(**{k: v for k, v in batch.items() if k != "labels"}).logsumexp(-1).mean()
+    loss.backward()
+    assert model.classifier.weight.grad is not None and torch.isfinite(model.classifier.weight.grad).all()

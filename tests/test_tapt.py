@@ -11,7 +11,7 @@ import pytest
 from helpers import synth_examples, unlabeled, write_examples
 from kre.artifacts import ArtifactStore, load_artifact
 from kre.tapt import run_tapt
-from kre.tapt.masking import SPECIAL, MaskCollator, choose_masked, encode_texts, length_grouped_batches
+from kre.tapt.masking import SPECIAL, LengthGroupedSampler, MaskCollator, choose_masked, encode_texts, length_grouped_batches
 from kre.tapt.texts import collect_texts
 
 # A tiny from-scratch model: trains in a second or two on ~200 synthetic sentences.
@@ -52,14 +52,15 @@ def test_whole_word_masking_masks_all_pieces_of_a_word(tiny_model: Path) -> None
 
     tok = AutoTokenizer.from_pretrained(tiny_model)
     texts = ["이순신장군은 국립중앙박물관에서 엘지화학과 현대자동차를 만났다.", *_sentences(40, seed=2)]
-    enc = encode_texts(tok, texts, max_length=64, whole_word=True)
+    enc = encode_texts(tok, texts, max_length=64, whole_word=True, cache_dir=tiny_model.parent / "cache")
     assert enc.scheme.startswith("whole-word")
-    words = enc.word_ids[0]
+    word_lists = enc.dataset["word_ids"][:5]
+    words = word_lists[0]
     multi = [w for w in set(words) if w != SPECIAL and words.count(w) > 1]
     assert multi, "the test sentence should contain words split into several pieces"
     masked_multi = 0
     for seed in range(200):
-        for word_ids in enc.word_ids[:5]:
+        for word_ids in word_lists:
             chosen = set(choose_masked(word_ids, 0.15, np.random.default_rng(seed)))
             assert chosen, "at least one word is always chosen"
             for w in set(word_ids) - {SPECIAL}:
@@ -71,15 +72,16 @@ def test_whole_word_masking_masks_all_pieces_of_a_word(tiny_model: Path) -> None
     assert masked_multi > 0
 
 
-def test_token_masking_and_mask_rate(tiny_model: Path) -> None:
+def test_token_masking_and_mask_rate(tiny_model: Path, tmp_path: Path) -> None:
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny_model)
     texts = _sentences(200, seed=4)
-    enc = encode_texts(tok, texts, max_length=64, whole_word=False)
+    enc = encode_texts(tok, texts, max_length=64, whole_word=False, cache_dir=tmp_path)
     assert enc.scheme == "token"
     collator = MaskCollator(tok, 0.15)
-    batch = collator(enc, list(range(64)), np.random.default_rng(0))
+    features = [enc.dataset[i] for i in range(64)]
+    batch = collator(features)
     labels, ids = batch["labels"], batch["input_ids"]
     real = batch["attention_mask"].bool()
     predicted = labels != -100
@@ -91,6 +93,34 @@ def test_token_masking_and_mask_rate(tiny_model: Path) -> None:
     assert 0.6 < float(replaced.float().mean()) < 0.95  # ~80% become [MASK]
     unmasked = ~predicted & real
     assert (ids[unmasked] != tok.mask_token_id).all()
+    # masks depend on (seed, epoch, text) only: the same again, new ones next epoch, fixed ones for held-out
+    again = collator(features)
+    assert (again["input_ids"] == ids).all() and (again["labels"] == labels).all()
+    collator.set_epoch(1)
+    assert not (collator(features)["labels"] == labels).all()
+    held = MaskCollator(tok, 0.15, fixed=True)
+    first = held(features)["labels"]
+    held.set_epoch(3)
+    assert (held(features)["labels"] == first).all()
+
+
+def test_encodings_are_cached_by_fingerprint(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from transformers import AutoTokenizer
+
+    import kre.tapt.masking as masking
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    texts = _sentences(120, seed=6)
+    first = encode_texts(tok, texts, max_length=64, cache_dir=tmp_path)
+    assert not first.cached and len(list(tmp_path.glob("tapt-*.arrow"))) == 1
+    monkeypatch.setattr(masking, "_words_of", lambda *a: pytest.fail("encoded again"))
+    second = encode_texts(tok, texts, max_length=64, cache_dir=tmp_path)
+    assert second.cached and second.dataset["input_ids"] == first.dataset["input_ids"]
+    assert second.dataset["idx"] == list(range(len(texts)))
+    monkeypatch.undo()
+    shorter = encode_texts(tok, texts, max_length=16, cache_dir=tmp_path)  # other options: another file
+    assert not shorter.cached and max(shorter.dataset["length"]) == 16
+    assert len(list(tmp_path.glob("tapt-*.arrow"))) == 2
 
 
 def test_length_grouped_batches_cover_every_text_once() -> None:
@@ -102,20 +132,39 @@ def test_length_grouped_batches_cover_every_text_once() -> None:
     assert spread < 40  # grouped: far below the ~95 of random batches
 
 
-def test_fast_masked_loss_equals_full_model_loss(tiny_model: Path) -> None:
+def test_sampler_order_depends_on_seed_and_epoch_only() -> None:
+    lengths = list(np.random.default_rng(0).integers(5, 100, size=203))
+    epochs: list[int] = []
+    sampler = LengthGroupedSampler(lengths, 8, seed=3, on_epoch=epochs.append)
+    order = list(sampler)
+    assert sorted(order) == list(range(203)) and len(sampler) == 203
+    assert lengths[order[0]] == max(lengths)  # the longest batch first: an OOM shows at once
+    batches = [order[k : k + 8] for k in range(0, 203, 8)]
+    assert all(len(b) == 8 for b in batches[:-1])  # the short batch is last, so batches stay aligned
+    assert np.mean([max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches]) < 40
+    assert list(LengthGroupedSampler(lengths, 8, seed=3)) == order
+    sampler.set_epoch(1)
+    assert epochs == [1] and list(sampler) != order
+
+
+def test_fast_masked_loss_equals_full_model_loss(tiny_model: Path, tmp_path: Path) -> None:
     import torch
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-    from kre.tapt.train import mlm_loss
+    from kre.tapt.trainer import _FullForward, mlm_loss
 
     tok = AutoTokenizer.from_pretrained(tiny_model)
     model = AutoModelForMaskedLM.from_pretrained(tiny_model).eval()
-    enc = encode_texts(tok, _sentences(30), max_length=64)
-    batch = MaskCollator(tok, 0.2)(enc, list(range(12)), np.random.default_rng(3))
+    enc = encode_texts(tok, _sentences(30), max_length=64, cache_dir=tmp_path)
+    batch = MaskCollator(tok, 0.2, seed=3)([enc.dataset[i] for i in range(12)])
+    n = int((batch["labels"] != -100).sum())
     with torch.no_grad():
         fast = float(mlm_loss(model, batch))
         full = float(model(**batch).loss)
+        summed = float(mlm_loss(model, batch, num_items=n))
+        wrapped = float(mlm_loss(_FullForward(model), batch))
     assert fast == pytest.approx(full, rel=1e-5)
+    assert summed == pytest.approx(full, rel=1e-5) and wrapped == pytest.approx(full, rel=1e-5)
 
 
 # -- texts -----------------------------------------------------------------------------
@@ -153,10 +202,12 @@ def test_texts_from_files(tmp_path: Path, train_csv: Path) -> None:
 # -- training and the artifact -----------------------------------------------------------
 
 
-def test_from_scratch_model_loads_and_heldout_loss_drops(tmp_path: Path, text_file: Path) -> None:
+def test_from_scratch_model_loads_and_heldout_loss_drops(tmp_path: Path, text_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer
 
+    monkeypatch.delenv("KRE_CACHE", raising=False)
     artifact = run_tapt(sources=[text_file], root=tmp_path, epochs=6, seed=1, **TINY)
+    assert len(list((tmp_path / ".cache" / "encodings").glob("tapt-*.arrow"))) == 1  # beside kre train's encodings
     assert artifact.kind == "tapt" and artifact.path.parent == tmp_path / "tapt"
     artifact.verify()
     m = artifact.metrics
@@ -166,7 +217,10 @@ def test_from_scratch_model_loads_and_heldout_loss_drops(tmp_path: Path, text_fi
     assert metrics["masking"].startswith("whole-word")
     assert metrics["log"][-1]["step"] == metrics["steps"] == m["steps"] == 60  # 6 epochs x 10 batches of 16
     assert artifact.file("loss_curve.png").read_bytes()[:4] == b"\x89PNG"
-    assert not artifact.has("checkpoint") and not artifact.has("_tokenizer")
+    published = {p.name for p in artifact.path.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tapt_metrics.json", "loss_curve.png"} <= published
+    leftovers = {"checkpoints", "_tokenizer", "optimizer.pt", "scheduler.pt", "rng_state.pth", "trainer_state.json", "training_args.bin"}
+    assert not published & leftovers, published  # a clean model folder: no optimizer, RNG or trainer state
     assert artifact.params["from_scratch"] is True and artifact.params["vocab_size"] == 300
     assert artifact.inputs[0]["role"] == "data" and artifact.inputs[0]["sha256"]
 
@@ -213,23 +267,24 @@ def test_time_budget_stops_early_and_still_publishes(tmp_path: Path, text_file: 
     assert metrics["stopped_by_time"] is True
     assert 0 < metrics["steps"] < metrics["total_steps"] == 500
     assert metrics["log"][-1]["step"] == metrics["steps"]
-    assert metrics["log"][-1]["lr"] < 0.5 * TINY["lr"]  # decayed by time (the last step starts near the budget)
+    assert metrics["log"][-1]["learning_rate"] < 0.5 * TINY["lr"]  # decayed by time (the last step starts near the budget)
     assert artifact.params["time_budget_min"] == 0.02 and artifact.params["bf16"] is True
 
 
 def _crash_after_checkpoints(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
-    import kre.tapt.train as train_mod
+    """Make the n-th checkpoint save of the next run raise once it is written."""
+    from transformers import Trainer
 
-    original = train_mod.save_checkpoint
+    original = Trainer._save_checkpoint
     calls: list[int] = []
 
-    def save_then_crash(*args, **kw):
-        original(*args, **kw)
+    def save_then_crash(self, *args, **kw):
+        original(self, *args, **kw)
         calls.append(1)
         if len(calls) == n:
             raise RuntimeError("simulated crash")
 
-    monkeypatch.setattr(train_mod, "save_checkpoint", save_then_crash)
+    monkeypatch.setattr(Trainer, "_save_checkpoint", save_then_crash)
 
 
 def _staging(root: Path) -> list[Path]:
@@ -250,7 +305,9 @@ def test_resume_continues_from_checkpoint_exactly(tmp_path: Path, tiny_model: Pa
             run_tapt(root=root, **kwargs)
     assert _published(root) == []
     [staging] = _staging(root)
-    assert json.loads((staging / "checkpoint" / "trainer_state.json").read_text())["step"] == 20
+    [checkpoint] = (staging / "checkpoints").iterdir()  # save_total_limit 1: only the last is kept
+    assert checkpoint.name == "checkpoint-20"
+    assert json.loads((checkpoint / "trainer_state.json").read_text())["global_step"] == 20
 
     resumed = run_tapt(root=root, resume=True, **kwargs)
     assert resumed.manifest["resumed_from_step"] == 20 and resumed.metrics["steps"] == reference.metrics["steps"]
@@ -323,3 +380,70 @@ def test_bad_input_exits_1_without_artifact(kre, tmp_path: Path, train_csv: Path
     assert res.exit_code == 1, res.output
     assert expected in " ".join(res.output.split()), res.output
     assert _published(tmp_path) == [] and _staging(tmp_path) == []
+
+
+# -- the Trainer engine: overrides, precision, NaN guard, progress, use in kre train ----------------
+
+
+def test_trainer_overrides_are_applied_and_recorded(kre, tmp_path: Path, text_file: Path) -> None:
+    config = tmp_path / "tapt.toml"
+    config.write_text("epochs = 2\n[trainer]\nmax_grad_norm = 0.5\nlogging_steps = 3\n", encoding="utf-8")
+    res = kre("tapt", text_file, "--from-scratch", "--vocab-size", "300", "--layers", "1", "--hidden", "32", "--heads", "2",
+              "--max-length", "64", "--batch-size", "32", "--config", config, "--trainer", "optim=adafactor",
+              "--trainer", "logging_steps=2", "--root", tmp_path, ok=True)
+    [folder] = _published(tmp_path)
+    artifact = load_artifact(folder)
+    assert artifact.params["trainer"] == {"max_grad_norm": 0.5, "logging_steps": 2, "optim": "adafactor"}
+    assert artifact.params["epochs"] == 2
+    log = json.loads(artifact.file("tapt_metrics.json").read_text())["log"]
+    assert [e["step"] for e in log][:3] == [2, 4, 6]  # the command line wins over the [trainer] table
+    assert "MLM training: step" in res.output  # no terminal: plain progress lines
+
+
+def test_unknown_trainer_key_is_one_line_and_writes_nothing(kre, tmp_path: Path, text_file: Path) -> None:
+    res = kre("tapt", text_file, "--from-scratch", "--trainer", "gradient_checkpoint=true", "--root", tmp_path, ok=False)
+    assert res.exit_code == 1
+    assert "did you mean gradient_checkpointing" in " ".join(res.output.split())
+    assert _published(tmp_path) == [] and _staging(tmp_path) == []
+
+
+def test_half_precision_checkpoint_loads_in_float32(tmp_path: Path, tiny_model: Path) -> None:
+    import torch
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    from kre.tapt.model import load_base_model
+
+    half = tmp_path / "half"
+    AutoModelForMaskedLM.from_pretrained(tiny_model).to(torch.float16).save_pretrained(half)
+    AutoTokenizer.from_pretrained(tiny_model).save_pretrained(half)
+    loaded = load_base_model(str(half), ArtifactStore(tmp_path))
+    assert {p.dtype for p in loaded.model.parameters()} == {torch.float32}
+
+
+def test_a_persisting_nan_loss_stops_training_and_publishes_nothing(
+    tmp_path: Path, text_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kre.tapt.trainer as trainer_mod
+    from kre.errors import TrainingError
+
+    real = trainer_mod.mlm_loss
+    calls: list[int] = []
+
+    def nan_after_three(model, batch, num_items=None):
+        loss = real(model, batch, num_items)
+        calls.append(1)
+        return loss * float("nan") if model.training and len(calls) > 3 else loss
+
+    monkeypatch.setattr(trainer_mod, "mlm_loss", nan_after_three)
+    with pytest.raises(TrainingError, match="NaN/inf"):
+        run_tapt(sources=[text_file], root=tmp_path, epochs=5, log_every=1, **TINY)
+    assert _published(tmp_path) == []
+
+
+def test_tapt_artifact_is_a_model_for_kre_train(kre, tmp_path: Path, text_file: Path) -> None:
+    split = _make_split(tmp_path)
+    tapt = run_tapt(sources=[split], root=tmp_path, epochs=1, **{**TINY, "max_length": 128})
+    kre("train", "splits/latest", "--model", tapt.id, "--max-steps", "2", "--batch-size", "8", "--eval-batch-size", "16",
+        "--max-length", "64", "--root", tmp_path, ok=True)
+    [run] = ArtifactStore(tmp_path).list("runs")
+    assert {i["role"]: i for i in load_artifact(run).inputs}.get("model", {}).get("artifact") == tapt.id

@@ -86,6 +86,7 @@ def test_train_cli_writes_run_and_predict_matches(kre, tiny_model: Path, tmp_pat
     assert art.metrics["micro_f1"] == pytest.approx(metrics["best"]["micro_f1"])
     valid = read_probs(run / "valid_probs.csv")
     assert len(valid.ids) == 16 and valid.gold is not None
+    assert_probs_match_metrics(run)
     assert np.allclose(valid.probs.sum(axis=1), 1.0)
     test_probs = read_probs(run / "probs.csv")
     assert len(test_probs.ids) == 10 and test_probs.gold is None
@@ -96,6 +97,17 @@ def test_train_cli_writes_run_and_predict_matches(kre, tiny_model: Path, tmp_pat
     assert got.ids == test_probs.ids
     assert np.allclose(got.probs, test_probs.probs, atol=1e-6)
     assert load_artifact(pred).params["run"] == art.id
+
+
+def assert_probs_match_metrics(run: Path) -> None:
+    """valid_probs.csv (rows in file order) scores exactly what the best evaluation reported: no row mix-up."""
+    from kre.metrics import evaluate
+
+    valid = read_probs(run / "valid_probs.csv")
+    best = json.loads((run / "metrics.json").read_text())["best"]
+    scores = evaluate(np.asarray(valid.labels.ids(valid.gold)), valid.probs, valid.labels, detail=False)
+    assert scores["auprc"] == pytest.approx(best["auprc"], abs=1e-3)
+    assert scores["micro_f1"] == pytest.approx(best["micro_f1"], abs=1e-3)
 
 
 # -- every template, head and loss ------------------------------------------------------------
@@ -175,6 +187,17 @@ def evaluations(art) -> list[tuple]:
             for e in data["evaluations"]]
 
 
+def step_callback(fn):
+    """A TrainerCallback calling `fn(global_step)` after every optimizer step."""
+    from transformers import TrainerCallback
+
+    class OnStep(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            fn(state.global_step)
+
+    return OnStep()
+
+
 def test_resume_continues_and_matches_uninterrupted(tiny_model: Path, tmp_path: Path) -> None:
     root = tmp_path / "root"
     make_split(root, folds=0)
@@ -185,24 +208,57 @@ def test_resume_continues_and_matches_uninterrupted(tiny_model: Path, tmp_path: 
     class Stop(Exception):
         pass
 
-    def stop_at_5(state) -> None:
-        if state.step == 5:
+    def stop_at_5(step: int) -> None:
+        if step == 5:
             raise Stop
 
     with pytest.raises(Stop):
-        train(data="splits/latest", config=config, root=root, callbacks=[stop_at_5])
+        train(data="splits/latest", config=config, root=root, callbacks=[step_callback(stop_at_5)])
     assert runs(root) == []  # nothing published
     staging = [p for p in (root / "runs").iterdir() if p.name.startswith(".staging-")]
-    assert len(staging) == 1 and (staging[0] / "checkpoint" / "state.pt").is_file()
+    assert len(staging) == 1
+    assert [p.name for p in (staging[0] / "checkpoints").iterdir()] == ["checkpoint-3"]  # bounded: only the newest
 
     seen: list[int] = []
-    resumed = train(data="splits/latest", config=config, root=root, resume=True, callbacks=[lambda s: seen.append(s.step)])
+    resumed = train(data="splits/latest", config=config, root=root, resume=True, callbacks=[step_callback(seen.append)])
     assert seen[0] == 4  # continued after the checkpoint of step 3, not from scratch
     assert resumed is not None and not staging[0].exists()
     fresh = train(data="splits/latest", config=config, root=root)
     assert fresh is not None
     assert evaluations(resumed) == evaluations(fresh)
     assert [e[0] for e in evaluations(fresh)] == [3, 6, 7]
+    assert np.array_equal(read_probs(resumed.path / "valid_probs.csv").probs, read_probs(fresh.path / "valid_probs.csv").probs)
+
+
+def test_published_run_holds_weights_not_optimizer_state(tiny_model: Path, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    make_split(root, folds=0)
+    art = train(data="splits/latest", config=tiny_config(tiny_model, max_steps=3, eval_every=1), root=root)
+    assert art is not None
+    names = {p.relative_to(art.path).as_posix() for p in art.path.rglob("*")}
+    assert "model/head.safetensors" in names and "model/kre_model.json" in names
+    assert any(n.startswith("model/model") and n.endswith(".safetensors") for n in names)
+    banned = ("optimizer", "scheduler", "rng_state", "trainer_state", "checkpoint", "scaler", ".pt", ".pth", ".bin", ".npy")
+    assert not [n for n in names if any(b in n for b in banned)], names
+    metrics = json.loads((art.path / "metrics.json").read_text())
+    history = metrics["history"]["model"]
+    assert [e["step"] for e in history["eval"]] == [1, 2, 3]
+    assert [t["step"] for t in history["train"]] == [1, 2, 3]  # the training loss of every logged step
+    assert {"step", "epoch", "loss", "learning_rate"} <= set(history["train"][0])
+    assert {"step", "epoch", "loss", "micro_f1", "auprc", "accuracy"} <= set(history["eval"][0])
+
+
+def test_early_stopping(tiny_model: Path, tmp_path: Path) -> None:
+    """A learning rate too small to change the score: the second evaluation is no better, patience 1 stops there."""
+    root = tmp_path / "root"
+    make_split(root, folds=0)
+    art = train(data="splits/latest", config=tiny_config(tiny_model, lr=1e-12, max_steps=6, eval_every=1, early_stopping=1),
+                root=root)
+    assert art is not None
+    metrics = json.loads((art.path / "metrics.json").read_text())
+    assert [e["step"] for e in metrics["evaluations"]] == [1, 2]
+    assert metrics["stopped_early"] is True and metrics["steps"] == 2
+    assert metrics["best"]["step"] == 1  # the first of equal scores is kept
 
 
 def test_same_seed_same_metrics(tiny_model: Path, tmp_path: Path) -> None:
@@ -230,9 +286,10 @@ def test_nan_loss_stops_with_message(kre, tiny_model: Path, tmp_path: Path, monk
     monkeypatch.setattr(losses, "build_loss", nan_loss)
     root = tmp_path / "root"
     make_split(root, folds=0)
-    res = kre("train", "splits/latest", "--model", tiny_model, "--root", root, "--max-steps", "2", ok=False)
+    res = kre("train", "splits/latest", "--model", tiny_model, "--root", root, "--max-steps", "4", "--max-length", "64",
+              ok=False)
     assert res.exit_code == 1
-    assert "NaN" in res.output and "step 1" in res.output
+    assert "NaN" in res.output and "step 1" in res.output and "Traceback" not in res.output
     assert runs(root) == []
     with pytest.raises(TrainingError):
         train(data="splits/latest", config=tiny_config(tiny_model), root=root)
@@ -250,6 +307,12 @@ def test_nan_loss_stops_with_message(kre, tiny_model: Path, tmp_path: Path, monk
         (["splits/latest", "--model", "MODEL", "--fold", "1"], "--fold must be"),
         (["splits/latest", "--model", "MODEL", "--test", "BADTEST"], "row 1"),
         (["splits/latest", "--model", "MODEL", "--lr", "0"], "--lr must be positive"),
+        (["splits/latest", "--model", "MODEL", "--lr", "nan"], "--lr must be a finite number"),
+        (["splits/latest", "--model", "MODEL", "--lr", "inf"], "--lr must be a finite number"),
+        (["splits/latest", "--model", "MODEL", "--max-length", "200"], "above the model's limit of 128"),
+        (["splits/latest", "--model", "MODEL", "--trainer", "learning_rat=1"], "learning_rate"),
+        (["splits/latest", "--model", "MODEL", "--trainer", "gradient_checkpointing"], "KEY=VALUE"),
+        (["splits/latest", "--model", "MODEL", "--trainer", "max_grad_norm=big"], "max_grad_norm"),
         (["splits/latest", "--model", "MODEL", "--report-to", "wandb"], "wandb"),
     ],
 )
@@ -264,7 +327,7 @@ def test_bad_input_exits_1(kre, tiny_model: Path, tmp_path: Path, args: list[str
         if importlib.util.find_spec("wandb") is not None:
             pytest.skip("wandb is installed")
     argv = [str(tiny_model) if a == "MODEL" else str(bad_test) if a == "BADTEST" else a for a in args]
-    res = kre("train", *argv, "--root", root, "--max-steps", "1", ok=False)
+    res = kre("train", "--max-length", "64", *argv, "--root", root, "--max-steps", "1", ok=False)
     assert res.exit_code == 1
     assert "Error:" in res.output and message in res.output
     assert runs(root) == []
@@ -274,13 +337,67 @@ def test_config_file_fills_options(kre, tiny_model: Path, tmp_path: Path) -> Non
     root = tmp_path / "root"
     make_split(root, folds=0)
     cfg = tmp_path / "train.toml"
-    cfg.write_text(f'model = "{tiny_model}"\nhead = "cls"\nmax-steps = 1\nbatch-size = 4\nlr = 1e-4\n', encoding="utf-8")
-    kre("train", "splits/latest", "--config", cfg, "--batch-size", "8", "--root", root, ok=True)
+    cfg.write_text(f'model = "{tiny_model}"\nhead = "cls"\nmax-steps = 1\nbatch-size = 4\nlr = 1e-4\nmax-length = 64\n'
+                   '[trainer]\noptim = "adafactor"\nmax_grad_norm = 0.5\n', encoding="utf-8")
+    kre("train", "splits/latest", "--config", cfg, "--batch-size", "8", "--root", root,
+        "--trainer", "max_grad_norm=2", "--trainer", "lr_scheduler_type=constant", ok=True)
     params = load_artifact(runs(root)[0]).params
     assert params["head"] == "cls" and params["lr"] == 1e-4 and params["batch_size"] == 8  # the flag wins
+    # the [trainer] table and --trainer flags (the flag wins), typed, recorded in the manifest
+    assert params["trainer"] == {"optim": "adafactor", "max_grad_norm": 2.0, "lr_scheduler_type": "constant"}
     cfg.write_text('bogus = 1\n', encoding="utf-8")
     res = kre("train", "splits/latest", "--config", cfg, "--root", root, ok=False)
     assert "unknown option" in res.output
+    cfg.write_text(f'model = "{tiny_model}"\n[trainer]\nwarmup_step = 3\n', encoding="utf-8")
+    res = kre("train", "splits/latest", "--config", cfg, "--root", root, ok=False)
+    assert "warmup_step" in res.output and "warmup_steps" in res.output  # the closest valid names
+
+
+def test_trainer_overrides_reach_training_arguments(tiny_model: Path, tmp_path: Path) -> None:
+    from transformers import TrainerCallback
+
+    seen = {}
+
+    class Capture(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            seen.update(optim=str(args.optim), scheduler=str(args.lr_scheduler_type), accum=args.gradient_accumulation_steps,
+                        logging_nan_inf_filter=args.logging_nan_inf_filter, strategy=args.train_sampling_strategy)
+
+    root = tmp_path / "root"
+    make_split(root, folds=0)
+    overrides = {"lr_scheduler_type": "constant", "warmup_steps": 0, "optim": "sgd"}
+    art = train(data="splits/latest", config=tiny_config(tiny_model, max_steps=3, grad_accum=2, trainer=overrides),
+                root=root, callbacks=[Capture()])
+    assert art is not None and art.params["trainer"] == overrides
+    assert seen["optim"].lower().endswith("sgd") and seen["scheduler"].lower().endswith("constant") and seen["accum"] == 2
+    assert not seen["logging_nan_inf_filter"] and seen["strategy"] == "group_by_length"
+    rates = [t["learning_rate"] for t in json.loads((art.path / "metrics.json").read_text())["history"]["model"]["train"]]
+    assert len(rates) == 3 and len(set(rates)) == 1  # a constant schedule, as overridden
+
+
+def test_second_train_encodes_nothing(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import kre.modeling.encoding as encoding
+
+    calls: list[int] = []
+    real = encoding.encode_examples
+
+    def counting(examples, *args, **kwargs):
+        calls.append(len(examples))
+        return real(examples, *args, **kwargs)
+
+    monkeypatch.setattr(encoding, "encode_examples", counting)
+    root = tmp_path / "root"
+    make_split(root, folds=0)
+    assert train(data="splits/latest", config=tiny_config(tiny_model, max_steps=1), root=root)
+    assert sum(calls) == 48  # 32 train + 16 valid rows, once
+    cached = sorted((root / ".cache" / "encodings").glob("*.arrow"))
+    assert len(cached) == 2
+    calls.clear()
+    assert train(data="splits/latest", config=tiny_config(tiny_model, max_steps=1, seed=3, head="cls"), root=root)
+    assert calls == []  # same data, tokenizer and template: read from the cache
+    assert sorted((root / ".cache" / "encodings").glob("*.arrow")) == cached
+    assert train(data="splits/latest", config=tiny_config(tiny_model, max_steps=1, marker="entity-marker"), root=root)
+    assert sum(calls) == 48  # another template encodes again
 
 
 # -- DDP ---------------------------------------------------------------------------------------
@@ -300,6 +417,7 @@ def test_ddp_two_processes_gloo(tiny_model: Path, tmp_path: Path) -> None:
     metrics = json.loads((run / "metrics.json").read_text())
     assert [e["step"] for e in metrics["evaluations"]] == [2, 4]
     assert len(read_probs(run / "valid_probs.csv").ids) == 12  # gathered from both ranks
+    assert_probs_match_metrics(run)  # in row order
     assert proc.stdout.count("micro F1") == 1  # one summary, printed by rank 0
 
 
@@ -320,38 +438,68 @@ def test_ddp_under_accelerate_launch(tiny_model: Path, tmp_path: Path) -> None:
     art = load_artifact(run)
     assert art.params["world_size"] == 2 and art.params["effective_batch_size"] == 8
     assert len(read_probs(run / "valid_probs.csv").ids) == 12
+    assert_probs_match_metrics(run)
 
 
 def test_report_to_sends_every_evaluation(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """--report-to wandb with a stand-in module (the real package is optional): init, one log per evaluation, finish."""
-    import importlib.machinery
-    import types
+    """--report-to wandb reaches Trainer's report_to; its integration callback gets every evaluation (stand-in class)."""
+    import transformers.trainer as hf_trainer
+    from transformers import TrainerCallback
+
+    import kre.training.run as run_mod
 
     calls: list[tuple] = []
-    fake = types.ModuleType("wandb")
-    fake.__spec__ = importlib.machinery.ModuleSpec("wandb", None)
+    asked: list = []
 
-    class FakeRun:
-        def log(self, values, step):
-            calls.append(("log", step, values))
+    class FakeIntegration(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "eval_micro_f1" in logs:
+                calls.append(("log", state.global_step, dict(logs)))
 
-        def finish(self):
+        def on_train_end(self, args, state, control, **kwargs):
             calls.append(("finish",))
 
-    def init(**kwargs):
-        calls.append(("init", kwargs["config"]["head"]))
-        return FakeRun()
+    def integrations(report_to):
+        asked.append(list(report_to))
+        return [FakeIntegration] if "wandb" in report_to else []
 
-    fake.init = init
-    monkeypatch.setitem(sys.modules, "wandb", fake)
+    monkeypatch.setattr(hf_trainer, "get_reporting_integration_callbacks", integrations)
+    monkeypatch.setattr(run_mod, "check_report_to", lambda name: None)
     root = tmp_path / "root"
     make_split(root, folds=0)
     art = train(data="splits/latest", config=tiny_config(tiny_model, max_steps=3, eval_every=2, report_to="wandb"), root=root)
     assert art is not None
-    assert calls[0] == ("init", "entity") and calls[-1] == ("finish",)
+    assert asked == [["wandb"]] and calls[-1] == ("finish",)
     logged = [c for c in calls if c[0] == "log"]
     assert [c[1] for c in logged] == [2, 3]
-    assert {"micro_f1", "auprc", "valid_loss", "train_loss"} <= set(logged[0][2])
+    assert {"eval_micro_f1", "eval_auprc", "eval_loss", "eval_accuracy"} <= set(logged[0][2])
+
+
+def test_pickled_weights_are_refused_not_unpickled(kre, tiny_model: Path, tmp_path: Path) -> None:
+    """A model folder whose only weights are a pickled pytorch_model.bin: one-line error, the pickle never runs."""
+    import shutil
+
+    import torch
+
+    marker = tmp_path / "pickle-ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.mkdir, (str(marker),))
+
+    folder = tmp_path / "pickled"
+    folder.mkdir()
+    for f in tiny_model.iterdir():
+        if not f.name.endswith(".safetensors"):
+            shutil.copy(f, folder / f.name)
+    torch.save({"embeddings.word_embeddings.weight": Payload()}, folder / "pytorch_model.bin")
+    root = tmp_path / "root"
+    make_split(root, folds=0)
+    res = kre("train", "splits/latest", "--model", folder, "--root", root, "--max-steps", "1", "--max-length", "64", ok=False)
+    assert res.exit_code == 1 and "Error:" in res.output and "Traceback" not in res.output
+    assert "cannot load" in res.output and str(folder) in res.output
+    assert not marker.exists()
+    assert runs(root) == []
 
 
 def test_model_from_tapt_artifact(tiny_model: Path, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..errors import ConfigError
 from ._common import ConfigOpt, RootOpt, SeedOpt, SlugOpt, cli_errors, load_config, merge_config
 
 
@@ -49,6 +50,10 @@ def tapt_cli(
         int | None, typer.Option("--threads", help="CPU threads (default: torch's; 1 can be faster on a busy shared machine).")
     ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue a stopped run of the same command from its last checkpoint.")] = False,
+    trainer: Annotated[
+        list[str] | None,
+        typer.Option("--trainer", metavar="KEY=VALUE", help="Set any transformers TrainingArguments field, e.g. gradient_checkpointing=true, optim=adafactor, dataloader_num_workers=2. Repeatable; also a [trainer] table in --config."),
+    ] = None,
     seed: SeedOpt = 42,
     name: SlugOpt = None,
     root: RootOpt = Path("."),
@@ -61,6 +66,7 @@ def tapt_cli(
     Example: kre tapt splits/latest --extra test_data.csv --from-scratch
     """
     from ..console import print_table, result
+    from ..engine import raw_overrides
     from ..tapt import run_tapt
 
     values = dict(
@@ -69,8 +75,12 @@ def tapt_cli(
         batch_size=batch_size, lr=lr, vocab_size=vocab_size, layers=layers, hidden=hidden, heads=heads,
         fp16=fp16, bf16=bf16, max_steps=max_steps, time_budget=time_budget, threads=threads, resume=resume, seed=seed, name=name, root=root,
     )
-    values = merge_config(ctx, load_config(config), values)
-    artifact = run_tapt(**values)
+    options = load_config(config)
+    table = options.pop("trainer", None)
+    if table is not None and not isinstance(table, dict):
+        raise ConfigError(f"{config}: 'trainer' must be a table of TrainingArguments fields", hint="e.g. a [trainer] table with gradient_checkpointing = true")
+    values = merge_config(ctx, options, values)
+    artifact = run_tapt(**values, trainer=raw_overrides(trainer or [], table))
     m = artifact.metrics
     print_table(
         f"TAPT {artifact.id}",

@@ -11,6 +11,7 @@ import typer
 from ..modeling.choices import ClassWeights, HeadName, LossName
 from ..modeling.templates import Marker, TypeWords
 from ..training.config import DeviceName, OptimizerName, ReportTo
+from ..errors import ConfigError
 from ._common import ConfigOpt, LabelsOpt, RootOpt, SlugOpt, cli_errors, load_config, merge_config
 
 
@@ -49,6 +50,11 @@ def train_cli(
     folds: Annotated[int, typer.Option(help="K-fold training with the split's folds.csv (0 = use valid.csv).")] = 0,
     fold: Annotated[int | None, typer.Option(help="Train only this fold (0-based) of --folds.")] = None,
     device: Annotated[DeviceName, typer.Option(help="Device (auto = CUDA when available).")] = DeviceName.auto,
+    trainer: Annotated[
+        list[str] | None,
+        typer.Option("--trainer", metavar="KEY=VALUE",
+                     help="Any transformers.TrainingArguments field, e.g. gradient_checkpointing=true (repeatable; also a \\[trainer] table in --config)."),
+    ] = None,
     test: Annotated[Path | None, typer.Option("--test", help="Also write probs.csv for this (test) file.", dir_okay=False)] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue a stopped run with the same options.")] = False,
     labels: LabelsOpt = None,
@@ -60,14 +66,22 @@ def train_cli(
 
     Writes model/ (best checkpoint by validation micro F1), metrics.json, valid_probs.csv, confusion.png, learning_curve.png, and probs.csv with --test.
 
-    Under `torchrun --nproc_per_node N -m kre train ...` it trains with DDP (only rank 0 writes).
+    Training runs on transformers.Trainer: `--trainer KEY=VALUE` reaches every TrainingArguments field (kre's own options keep their names). Under `torchrun --nproc_per_node N -m kre train ...` or `accelerate launch -m kre train ...` it trains with DDP (only rank 0 writes).
     """
     from ..console import print_table, result
     from ..training.config import TrainConfig
     from ..training.run import train
 
+    from ..engine import parse_overrides
+
     values = {k: (v.value if isinstance(v, Enum) else v) for k, v in ctx.params.items()}
-    values = merge_config(ctx, load_config(config), values)
+    file_values = load_config(config)
+    table = file_values.pop("trainer", None) or {}
+    if not isinstance(table, dict):
+        raise ConfigError(f"{config}: 'trainer' must be a table of TrainingArguments fields", hint="[trainer]\noptim = \"adafactor\"")
+    values = merge_config(ctx, file_values, values)
+    # the [trainer] table first, each --trainer KEY=VALUE on top
+    values["trainer"] = {**parse_overrides(table), **parse_overrides(values.get("trainer") or [])}
     run_only = {"data", "test", "resume", "labels", "config", "name", "root"}
     options = {k: (v.value if isinstance(v, Enum) else v) for k, v in values.items() if k not in run_only}
     cfg = TrainConfig.from_dict(options)

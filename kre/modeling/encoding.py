@@ -25,7 +25,7 @@ for `none`) are always kept. When the sentence has more tokens than fit:
    `max_length`), the start of each span is kept (half the room each), so the
    positions still point at their markers.
 
-`encode_cached` stores the encodings in an `.npz` file (flat int arrays, no pickle)
+`encode_dataset` stores the encodings as a memory-mapped `datasets.Dataset` (Arrow file)
 keyed by a hash of the data, the tokenizer (its full serialized definition, which
 includes the vocabulary and added tokens), the template config, the label set and the
 kre/encoding version.
@@ -48,7 +48,7 @@ from ..labels import LabelSet
 from .templates import Rendered, TemplateConfig, render
 
 #: Bump when the encoding output changes for the same inputs (invalidates caches).
-ENCODING_VERSION = 1
+ENCODING_VERSION = 2
 IGNORE_INDEX = -100
 
 
@@ -283,83 +283,78 @@ def cache_key(examples: Sequence[Any], tokenizer: Any, config: TemplateConfig, l
     return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()[:32]
 
 
-_SEQ_FIELDS = ("input_ids", "token_type_ids")
-_SCALAR_FIELDS = ("subj_pos", "obj_pos", "labels")
+def _columns(items: list[dict[str, Any]], want_types: bool) -> dict[str, list[Any]]:
+    """Encodings (dicts) -> dataset columns; `attention_mask` is left out (the collator rebuilds it)."""
+    cols: dict[str, list[Any]] = {name: [it[name] for it in items] for name in _COLUMNS}
+    if want_types:
+        cols["token_type_ids"] = [it["token_type_ids"] for it in items]
+    return cols
 
 
-def _to_arrays(items: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    lengths = np.asarray([it["length"] for it in items], dtype=np.int64)
-    arrays = {"length": lengths}
-    arrays["input_ids"] = np.asarray([t for it in items for t in it["input_ids"]], dtype=np.int64)
-    if items and "token_type_ids" in items[0]:
-        arrays["token_type_ids"] = np.asarray([t for it in items for t in it["token_type_ids"]], dtype=np.int8)
-    for name in _SCALAR_FIELDS:
-        arrays[name] = np.asarray([it[name] for it in items], dtype=np.int64)
-    return arrays
+_COLUMNS = ("input_ids", "subj_pos", "obj_pos", "labels", "length")
 
 
-def _from_arrays(arrays: Any) -> list[dict[str, Any]]:
-    lengths = arrays["length"]
-    bounds = np.concatenate([[0], np.cumsum(lengths)])
-    ids = arrays["input_ids"].tolist()
-    types = arrays["token_type_ids"].tolist() if "token_type_ids" in arrays else None
-    scalars = {name: arrays[name].tolist() for name in _SCALAR_FIELDS}
-    out = []
-    for i, n in enumerate(lengths.tolist()):
-        a, b = int(bounds[i]), int(bounds[i + 1])
-        item: dict[str, Any] = {"input_ids": ids[a:b], "attention_mask": [1] * n}
-        if types is not None:
-            item["token_type_ids"] = types[a:b]
-        for name in _SCALAR_FIELDS:
-            item[name] = scalars[name][i]
-        item["length"] = n
-        out.append(item)
-    return out
+def _features(want_types: bool) -> Any:
+    from datasets import Features, Sequence, Value
+
+    spec = {"input_ids": Sequence(Value("int32")), "subj_pos": Value("int32"), "obj_pos": Value("int32"),
+            "labels": Value("int64"), "length": Value("int32")}
+    if want_types:
+        spec["token_type_ids"] = Sequence(Value("int8"))
+    return Features(spec)
 
 
-def encode_cached(
+def encode_dataset(
     examples: Sequence[Any],
     tokenizer: Any,
     config: TemplateConfig,
     labels: LabelSet,
     cache_dir: str | Path | None = None,
-    *,
-    progress: Callable[[int], None] | None = None,
-) -> list[dict[str, Any]]:
-    """`encode_examples`, reusing an on-disk result for the same data, tokenizer, template and labels.
+) -> Any:
+    """The encodings of `examples` as a memory-mapped `datasets.Dataset`, cached on disk by fingerprint.
 
-    The cache lives in `cache_dir` (default: `default_cache_dir()`); files are
-    `<key>.npz` of plain integer arrays, written atomically and read without pickle.
-    A broken cache file is ignored and rewritten.
+    Tokenized with a batched `Dataset.map` into `<cache_dir>/<key>.arrow` (key: data,
+    tokenizer, template, labels, kre and encoding versions; default `default_cache_dir()`);
+    a later call with the same inputs opens that file and encodes nothing. Columns:
+    `input_ids`, `token_type_ids` (when the tokenizer has them), `subj_pos`, `obj_pos`,
+    `labels`, `length`. A broken cache file is rewritten; an unwritable cache folder
+    falls back to encoding in memory.
     """
+    from datasets import Dataset, disable_progress_bars
+
+    disable_progress_bars()
     _check_tokenizer(tokenizer)
+    want_types = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = folder / f"{cache_key(examples, tokenizer, config, labels)}.npz"
+    path = folder / f"{cache_key(examples, tokenizer, config, labels)}.arrow"
     if path.exists():
         try:
-            with np.load(path, allow_pickle=False) as data:
-                items = _from_arrays({k: data[k] for k in data.files})
-            if len(items) == len(examples):
+            cached = Dataset.from_file(str(path))
+            if len(cached) == len(examples):
                 console.debug(f"encodings: cache hit {path}")
-                if progress is not None:
-                    progress(len(items))
-                return items
-        except (OSError, ValueError, KeyError):
+                return cached
+        except Exception:  # noqa: BLE001 - a broken cache file is rewritten below
             pass
-    items = encode_examples(examples, tokenizer, config, labels, progress=progress)
-    console.debug(f"encodings: {len(items)} examples encoded, cached in {path}")
+
+    def encode_rows(batch: dict[str, list[int]]) -> dict[str, list[Any]]:
+        chunk = [examples[i] for i in batch["row"]]
+        return _columns(encode_examples(chunk, tokenizer, config, labels), want_types)
+
+    rows = Dataset.from_dict({"row": list(range(len(examples)))})
+    options = dict(batched=True, batch_size=2048, remove_columns=["row"], features=_features(want_types))
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, **_to_arrays(items))
+        tmp = folder / f".{path.stem}.{os.getpid()}.tmp.arrow"
+        rows.map(encode_rows, cache_file_name=str(tmp), load_from_cache_file=False, **options)
         os.replace(tmp, path)
     except OSError:  # a read-only cache must not stop training
-        pass
-    return items
+        return rows.map(encode_rows, keep_in_memory=True, **options)
+    console.debug(f"encodings: {len(examples)} examples encoded, cached in {path}")
+    return Dataset.from_file(str(path))
 
 
 def cache_path(examples: Sequence[Any], tokenizer: Any, config: TemplateConfig, labels: LabelSet,
                cache_dir: str | Path | None = None) -> Path:
-    """Where `encode_cached` stores this job's encodings."""
+    """Where `encode_dataset` stores this job's encodings."""
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    return folder / f"{cache_key(examples, tokenizer, config, labels)}.npz"
+    return folder / f"{cache_key(examples, tokenizer, config, labels)}.arrow"

@@ -44,6 +44,7 @@ def load_encoder(name_or_path: str | Path, config: Any = None) -> nn.Module:
     kwargs: dict[str, Any] = {}
     if config is not None:
         kwargs["config"] = config
+    kwargs.setdefault("dtype", torch.float32)  # not the checkpoint's own dtype: a half-precision save trains in fp32
     last: Exception | None = None
     for attn in ("sdpa", "eager"):
         for pool in (True, False):
@@ -55,9 +56,17 @@ def load_encoder(name_or_path: str | Path, config: Any = None) -> nn.Module:
             except (TypeError, ValueError) as exc:  # no add_pooling_layer / no sdpa for this architecture
                 last = exc
             except OSError as exc:
-                raise ConfigError(f"cannot load model '{name_or_path}': {exc}",
+                raise ConfigError(f"cannot load model '{name_or_path}': {_one_line(exc)}",
                                   hint="give a local model folder (the hub is offline) or a tapt/<id> artifact") from None
+            except Exception as exc:  # noqa: BLE001 - e.g. a pickled pytorch_model.bin refused by weights_only loading
+                raise ConfigError(f"cannot load the weights of '{name_or_path}': {_one_line(exc)}",
+                                  hint="give a model folder with model.safetensors (kre never unpickles model files)") from None
     raise ConfigError(f"cannot load model '{name_or_path}': {last}")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 class RelationClassifier(nn.Module):
@@ -140,6 +149,21 @@ class RelationClassifier(nn.Module):
         out, _ = self.lstm(packed)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=states.size(1))
         return out.to(dtype)
+
+    def activation_checkpointing_enable(self, activation_checkpointing_kwargs: dict[str, Any] | None = None,
+                                        every_n_layers: int = 1, offload: bool = False) -> None:
+        """For `--trainer gradient_checkpointing=true`: recompute the encoder's activations in the backward pass."""
+        enable = getattr(self.encoder, "activation_checkpointing_enable", None)
+        if enable is not None:
+            enable(activation_checkpointing_kwargs=activation_checkpointing_kwargs, every_n_layers=every_n_layers,
+                   offload=offload)
+        else:  # transformers before the rename
+            self.encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs=activation_checkpointing_kwargs)
+
+    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict[str, Any] | None = None,
+                                      **kwargs: Any) -> None:
+        """The older name of `activation_checkpointing_enable`."""
+        self.activation_checkpointing_enable(gradient_checkpointing_kwargs, **kwargs)
 
     def optimizer_groups(self, weight_decay: float) -> list[dict[str, Any]]:
         """Parameter groups for AdamW: no weight decay on biases and LayerNorm weights; frozen ones left out."""

@@ -54,14 +54,13 @@ def class_weight_vector(kind: str, class_counts: Sequence[int] | None, num_label
 
 
 def _weighted_mean(per_example: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
-    valid = labels != IGNORE_INDEX
-    if not valid.any():
-        return per_example.sum() * 0.0
-    losses = per_example[valid]
-    if weight is None:
-        return losses.mean()
-    w = weight.to(losses.device, losses.dtype)[labels[valid]]
-    return (losses * w).sum() / w.sum()
+    """Mean of `per_example` over the labelled rows (weighted by `weight[label]`); 0 when none is labelled.
+
+    Written without data-dependent branches or boolean indexing, so it never waits for the GPU.
+    """
+    valid = (labels != IGNORE_INDEX).to(per_example.dtype)
+    w = valid if weight is None else weight.to(per_example.device, per_example.dtype)[labels.clamp(min=0)] * valid
+    return (per_example * w).sum() / w.sum().clamp(min=torch.finfo(per_example.dtype).tiny)
 
 
 class CrossEntropy(nn.Module):
@@ -74,9 +73,13 @@ class CrossEntropy(nn.Module):
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         weight = self.weight.to(logits.dtype) if self.weight is not None else None
-        if not (labels != IGNORE_INDEX).any():
-            return logits.sum() * 0.0
-        return F.cross_entropy(logits, labels, weight=weight, ignore_index=IGNORE_INDEX, label_smoothing=self.smoothing)
+        # reduction "none" then the weighted mean by hand: equal to PyTorch's mean, and 0 (not NaN)
+        # for a batch without labels, with no host sync
+        per = F.cross_entropy(logits, labels, weight=weight, ignore_index=IGNORE_INDEX,
+                              label_smoothing=self.smoothing, reduction="none")
+        valid = (labels != IGNORE_INDEX).to(per.dtype)
+        denom = valid if weight is None else weight[labels.clamp(min=0)] * valid
+        return per.sum() / denom.sum().clamp(min=torch.finfo(per.dtype).tiny)
 
 
 class FocalLoss(nn.Module):

@@ -1,4 +1,5 @@
-"""Tokenise texts once, and mask them for masked-LM training (whole-word where possible).
+"""Tokenise texts once (a cached `datasets.Dataset`), and mask them for masked-LM training
+(whole-word where possible) in a Trainer data collator; length-grouped training order.
 
 Word boundaries come from the fast tokenizer's pre-tokenizer (`word_ids()`), which covers
 WordPiece (`##` continuations) and sentencepiece (`▁` word starts) alike. For a slow
@@ -8,33 +9,21 @@ back to single tokens.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..console import debug
+
 #: word id of special tokens ([CLS], [SEP], ...): never masked.
 SPECIAL = -1
 IGNORE = -100
-
-
-@dataclass
-class Encoded:
-    """Token ids and word ids (SPECIAL for special tokens) of each text."""
-
-    input_ids: list[list[int]]
-    word_ids: list[list[int]]
-    scheme: str  # "whole-word (...)" or "token"
-
-    def __len__(self) -> int:
-        return len(self.input_ids)
-
-    def lengths(self) -> list[int]:
-        return [len(x) for x in self.input_ids]
-
-    def subset(self, indices: Sequence[int]) -> "Encoded":
-        return Encoded([self.input_ids[i] for i in indices], [self.word_ids[i] for i in indices], self.scheme)
 
 
 def word_scheme(tokenizer: Any) -> str:
@@ -70,27 +59,114 @@ def words_from_tokens(tokens: Sequence[str], special: Sequence[bool], scheme: st
     return out
 
 
-def encode_texts(tokenizer: Any, texts: Sequence[str], *, max_length: int, whole_word: bool = True, chunk: int = 2000) -> Encoded:
-    """Tokenise every text once (truncated to `max_length`), with word ids for masking."""
+#: Bump when the encoded columns change for the same inputs (invalidates cached files).
+ENCODING_VERSION = 1
+
+
+@dataclass
+class EncodedTexts:
+    """Texts tokenised once: a `datasets.Dataset` with `input_ids`, `word_ids`, `length`, `idx`."""
+
+    dataset: Any
+    scheme: str  # "whole-word (...)" or "token"
+    cached: bool = False  # True when read back from the on-disk cache (nothing was encoded)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+
+def _words_of(tokenizer: Any, enc: Any, i: int, ids: Sequence[int], scheme: str) -> list[int]:
+    special = [bool(s) for s in enc["special_tokens_mask"][i]]
+    if scheme == "pre-tokenizer":
+        return [SPECIAL if s or w is None else w for w, s in zip(enc.word_ids(i), special)]
+    if scheme in ("wordpiece", "sentencepiece"):
+        return words_from_tokens(tokenizer.convert_ids_to_tokens(list(ids)), special, scheme)
+    return words_from_tokens([""] * len(ids), special, "token")
+
+
+def tokenizer_definition(tokenizer: Any) -> str:
+    """Hash of what the tokenizer produces: its serialized definition without the truncation and
+    padding state (calling the tokenizer with `truncation=True` changes that state)."""
+    digest = hashlib.sha256(type(tokenizer).__name__.encode())
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        spec = json.loads(backend.to_str())
+        spec.pop("truncation", None)
+        spec.pop("padding", None)
+        digest.update(json.dumps(spec, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+    else:
+        digest.update(json.dumps(sorted(tokenizer.get_vocab().items()), ensure_ascii=False).encode("utf-8"))
+    specials = {k: str(v) for k, v in sorted(getattr(tokenizer, "special_tokens_map", {}).items())}
+    digest.update(json.dumps(specials, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def texts_key(tokenizer: Any, texts: Sequence[str], *, max_length: int, scheme: str) -> str:
+    """The cache key of one encoding job: texts, tokenizer definition, length limit, word scheme."""
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(text.encode("utf-8"))
+        digest.update(b"\0")
+    parts = [ENCODING_VERSION, digest.hexdigest(), tokenizer_definition(tokenizer), max_length, scheme]
+    return hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()[:32]
+
+
+def encode_texts(
+    tokenizer: Any,
+    texts: Sequence[str],
+    *,
+    max_length: int,
+    whole_word: bool = True,
+    cache_dir: str | Path | None = None,
+) -> EncodedTexts:
+    """Tokenise every text once (truncated to `max_length`) with word ids for masking.
+
+    A batched `Dataset.map` writes `<cache_dir>/tapt-<key>.arrow` (default: `$KRE_CACHE/encodings`
+    or `~/.cache/kre/encodings`), memory-mapped afterwards; the same texts, tokenizer and
+    options later open that file and encode nothing. An unwritable cache folder falls back
+    to encoding in memory.
+    """
+    from datasets import Dataset, Features, Sequence as Seq, Value, disable_progress_bars
+
+    from ..modeling.encoding import default_cache_dir
+
+    disable_progress_bars()
     scheme = word_scheme(tokenizer) if whole_word else "token"
-    ids_out: list[list[int]] = []
-    words_out: list[list[int]] = []
-    for start in range(0, len(texts), chunk):
-        batch = list(texts[start : start + chunk])
-        enc = tokenizer(batch, truncation=True, max_length=max_length, return_special_tokens_mask=True)
-        for i, ids in enumerate(enc["input_ids"]):
-            special = [bool(s) for s in enc["special_tokens_mask"][i]]
-            if scheme == "pre-tokenizer":
-                wids = enc.word_ids(i)
-                words = [SPECIAL if s or w is None else w for w, s in zip(wids, special)]
-            elif scheme in ("wordpiece", "sentencepiece"):
-                words = words_from_tokens(tokenizer.convert_ids_to_tokens(ids), special, scheme)
-            else:
-                words = words_from_tokens([""] * len(ids), special, "token")
-            ids_out.append(list(ids))
-            words_out.append(words)
     label = "token" if scheme == "token" else f"whole-word ({scheme})"
-    return Encoded(ids_out, words_out, label)
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    path = folder / f"tapt-{texts_key(tokenizer, texts, max_length=max_length, scheme=scheme)}.arrow"
+    if path.exists():
+        try:
+            cached = Dataset.from_file(str(path))
+            if len(cached) == len(texts):
+                debug(f"tapt encodings: cache hit {path}")
+                return EncodedTexts(cached, label, cached=True)
+        except Exception:  # noqa: BLE001 - a broken cache file is rewritten below
+            pass
+
+    def encode(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        enc = tokenizer(batch["text"], truncation=True, max_length=max_length, return_special_tokens_mask=True)
+        ids = enc["input_ids"]
+        return {
+            "input_ids": ids,
+            "word_ids": [_words_of(tokenizer, enc, i, x, scheme) for i, x in enumerate(ids)],
+            "length": [len(x) for x in ids],
+            "idx": batch["idx"],
+        }
+
+    features = Features({"input_ids": Seq(Value("int32")), "word_ids": Seq(Value("int32")),
+                         "length": Value("int32"), "idx": Value("int64")})
+    rows = Dataset.from_dict({"text": list(texts), "idx": list(range(len(texts)))})
+    options: dict[str, Any] = dict(batched=True, batch_size=2000, remove_columns=["text"], features=features)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{path.stem}.{os.getpid()}.tmp.arrow"
+        rows.map(encode, cache_file_name=str(tmp), load_from_cache_file=False, **options)
+        os.replace(tmp, path)
+    except OSError:  # a read-only cache must not stop training
+        return EncodedTexts(rows.map(encode, keep_in_memory=True, **options), label)
+    debug(f"tapt encodings: {len(texts)} texts encoded, cached in {path}")
+    return EncodedTexts(Dataset.from_file(str(path)), label)
 
 
 def choose_masked(word_ids: Sequence[int], probability: float, rng: np.random.Generator) -> list[int]:
@@ -148,9 +224,16 @@ def mask_sequence(
 
 
 class MaskCollator:
-    """Pads a batch to its longest text and masks it; deterministic given the rng."""
+    """Pads a batch of encoded texts to its longest one and masks it (a Trainer data collator).
 
-    def __init__(self, tokenizer: Any, probability: float, vocab_size: int | None = None) -> None:
+    The masks of a text depend only on (`seed`, epoch, the text's `idx`): they change from
+    epoch to epoch, and a resumed run draws exactly the masks the uninterrupted run drew,
+    whatever state the global random generators are in. With `fixed=True` the epoch is
+    ignored (held-out texts get the same masks before and after training).
+    """
+
+    def __init__(self, tokenizer: Any, probability: float, vocab_size: int | None = None, *, seed: int = 0,
+                 fixed: bool = False) -> None:
         if tokenizer.mask_token_id is None:
             raise ValueError("tokenizer has no mask token")
         self.mask_id = int(tokenizer.mask_token_id)
@@ -158,23 +241,33 @@ class MaskCollator:
         self.vocab_size = int(vocab_size or len(tokenizer))
         self.special_ids = {int(i) for i in tokenizer.all_special_ids if i is not None}
         self.probability = probability
+        self.seed = int(seed)
+        self.fixed = fixed
+        self.epoch = 0
 
-    def __call__(self, data: Encoded, indices: Sequence[int], rng: np.random.Generator) -> dict[str, Any]:
+    def set_epoch(self, epoch: int) -> None:
+        """Called by the sampler at the start of each epoch."""
+        self.epoch = int(epoch)
+
+    def rng(self, idx: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, 1 if self.fixed else 0, 0 if self.fixed else self.epoch, int(idx)])
+
+    def __call__(self, features: Sequence[dict[str, Any]]) -> dict[str, Any]:
         import torch
 
-        width = max(len(data.input_ids[i]) for i in indices)
-        ids = torch.full((len(indices), width), self.pad_id, dtype=torch.long)
-        labels = torch.full((len(indices), width), IGNORE, dtype=torch.long)
-        attention = torch.zeros((len(indices), width), dtype=torch.long)
-        for row, i in enumerate(indices):
+        width = max(len(f["input_ids"]) for f in features)
+        ids = torch.full((len(features), width), self.pad_id, dtype=torch.long)
+        labels = torch.full((len(features), width), IGNORE, dtype=torch.long)
+        attention = torch.zeros((len(features), width), dtype=torch.long)
+        for row, f in enumerate(features):
             masked, lab = mask_sequence(
-                data.input_ids[i],
-                data.word_ids[i],
+                f["input_ids"],
+                f["word_ids"],
                 probability=self.probability,
                 mask_id=self.mask_id,
                 vocab_size=self.vocab_size,
                 special_ids=self.special_ids,
-                rng=rng,
+                rng=self.rng(f["idx"]),
             )
             n = len(masked)
             ids[row, :n] = torch.tensor(masked)
@@ -193,3 +286,38 @@ def length_grouped_batches(lengths: Sequence[int], batch_size: int, rng: np.rand
         batches.extend(group[k : k + batch_size] for k in range(0, len(group), batch_size))
     perm = rng.permutation(len(batches))
     return [batches[int(k)] for k in perm]
+
+
+class LengthGroupedSampler:
+    """Training order: `length_grouped_batches` of the epoch, flattened (a torch sampler).
+
+    The order depends only on (`seed`, epoch), set by the Trainer through `set_epoch`, so a
+    resumed run replays the same batches. The batch with the longest text comes first (an
+    out-of-memory error shows at once) and a short batch last (batches stay aligned).
+    `on_epoch` is told each new epoch (the mask collator's `set_epoch`).
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, on_epoch: Any = None) -> None:
+        self.lengths = [int(x) for x in lengths]
+        self.batch_size = int(batch_size)
+        self.seed = int(seed)
+        self.on_epoch = on_epoch
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+        if self.on_epoch is not None:
+            self.on_epoch(self.epoch)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self) -> Iterator[int]:
+        batches = length_grouped_batches(self.lengths, self.batch_size, np.random.default_rng([self.seed, self.epoch]))
+        if batches:
+            longest = max(range(len(batches)), key=lambda k: max(self.lengths[i] for i in batches[k]))
+            batches.insert(0, batches.pop(longest))
+            short = [b for b in batches if len(b) < self.batch_size]
+            batches = [b for b in batches if len(b) == self.batch_size] + short
+        for batch in batches:
+            yield from batch

@@ -146,8 +146,11 @@ def load_base_model(ref: str, store: ArtifactStore) -> BaseModel:
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     try:
+        import torch
+
         tokenizer = AutoTokenizer.from_pretrained(location)
-        model = AutoModelForMaskedLM.from_pretrained(location)
+        # float32 weights whatever the checkpoint's dtype: mixed precision needs fp32 master weights
+        model = AutoModelForMaskedLM.from_pretrained(location, dtype=torch.float32)
     except (OSError, ValueError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise KreError(

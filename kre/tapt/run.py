@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +12,14 @@ import numpy as np
 
 from ..artifacts import Artifact, ArtifactStore, slugify
 from ..console import debug, info, warn
+from ..engine import check_precision, parse_overrides
 from ..errors import ConfigError, DataError
 from ..fileio import dumps_json, hash_tree, sha256_text, tree_digest, write_json
 from .masking import MaskCollator, encode_texts
 from .model import build_scratch_model, load_base_model, max_positions, train_tokenizer
 from .plot import plot_loss_curve
 from .texts import collect_texts, source_summary
-from .train import CHECKPOINT, TrainConfig, autocast_dtype, has_checkpoint, heldout_loss, pick_device, train_mlm
+from .trainer import CHECKPOINTS, MlmConfig, build_trainer, heldout_loss, last_checkpoint, train_mlm
 
 MIN_TEXTS = 10
 METRICS_FILE = "tapt_metrics.json"
@@ -28,6 +29,18 @@ DEFAULT_LR_PRETRAINED = 1e-4
 #: Training-time budget (minutes) of a --from-scratch run when none is given: one epoch of
 #: KLUE-RE train+test texts does not fit a few minutes on a busy 2-core CPU.
 DEFAULT_SCRATCH_BUDGET_MIN = 10.0
+#: TrainingArguments fields `kre tapt` sets from its own options (see kre.engine.arguments).
+TAPT_OPTIONS = {
+    "output_dir": "kre's staging folder",
+    "learning_rate": "--lr",
+    "per_device_train_batch_size": "--batch-size",
+    "num_train_epochs": "--epochs",
+    "max_steps": "--max-steps",
+    "seed": "--seed",
+    "fp16": "--fp16",
+    "bf16": "--bf16",
+    "resume_from_checkpoint": "--resume",
+}
 
 
 def heldout_split(n: int, seed: int) -> tuple[list[int], list[int]]:
@@ -117,6 +130,8 @@ def run_tapt(
     threads: int | None = None,
     save_every: int | None = None,
     log_every: int | None = None,
+    trainer: Sequence[str] | Mapping[str, Any] | None = None,
+    cache_dir: str | Path | None = None,
 ) -> Artifact:
     """Task-adaptive pretraining: masked-LM training on the task's texts; returns the `tapt/` artifact.
 
@@ -134,6 +149,10 @@ def run_tapt(
             A run stopped by time depends on the machine's speed (use `max_steps` to reproduce).
         resume: continue from the checkpoint a stopped run with the same inputs left.
         threads: CPU threads (default: torch's own choice, see `choose_threads`).
+        trainer: TrainingArguments overrides (`--trainer KEY=VALUE` strings or a `[trainer]`
+            table), recorded in the manifest's params.
+        cache_dir: where tokenised texts are cached (default: `<root>/.cache/encodings`, or
+            `$KRE_CACHE/encodings` when that is set; the same place `kre train` uses).
 
     Raises:
         DataError, ArtifactError, ConfigError, TrainingError.
@@ -159,11 +178,15 @@ def run_tapt(
     lr = lr if lr is not None else (DEFAULT_LR_SCRATCH if from_scratch else DEFAULT_LR_PRETRAINED)
     if time_budget is None:
         time_budget = DEFAULT_SCRATCH_BUDGET_MIN if from_scratch else 0.0
-    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, mlm_probability=mlm_probability, max_steps=max_steps,
-                      seed=seed, fp16=fp16, bf16=bf16, save_every=save_every, log_every=log_every,
-                      time_budget=time_budget * 60 if time_budget else None)
-    device = pick_device()
-    autocast_dtype(cfg, device)  # refuse --fp16 on CPU before any work
+    overrides = parse_overrides(trainer or {}, kre_options=TAPT_OPTIONS)
+    cfg = MlmConfig(epochs=epochs, batch_size=batch_size, lr=lr, mlm_probability=mlm_probability, max_steps=max_steps,
+                    seed=seed, fp16=fp16, bf16=bf16, save_every=save_every, log_every=log_every,
+                    time_budget=time_budget or None, overrides=overrides)
+    import torch
+
+    use_cpu = bool(overrides.get("use_cpu", False)) or not torch.cuda.is_available()
+    check_precision(fp16=fp16, bf16=bf16, use_cpu=use_cpu)  # before any work
+    device = "cpu" if use_cpu else "cuda"
     n_threads = choose_threads(threads, device)
 
     base = None
@@ -189,6 +212,7 @@ def run_tapt(
         "seed": seed,
         "fp16": fp16,
         "bf16": bf16,
+        "trainer": overrides,
     }
     if from_scratch:
         params.update(vocab_size=vocab_size, layers=layers, hidden=hidden, heads=heads)
@@ -196,21 +220,21 @@ def run_tapt(
     work_key = sha256_text(dumps_json({"params": params, "texts": sha256_text("\n".join(texts)), "base": base_digest or model}))
     slug = name or ("scratch" if from_scratch else Path(str(model).rstrip("/")).name)
 
-    import torch
-
     saved_threads = torch.get_num_threads()
     if n_threads is not None:
         torch.set_num_threads(n_threads)
         debug(f"torch threads: {n_threads}")
     try:
         with store.create("tapt", slugify(slug), params=params, seed=seed, staging_key=f"tapt-{work_key[:16]}") as b:
-            ckpt = b.path / CHECKPOINT
-            resuming = resume and has_checkpoint(ckpt)
-            if resume and not resuming:
+            ckpt_dir = b.path / CHECKPOINTS
+            checkpoint = last_checkpoint(ckpt_dir) if resume else None
+            if resume and checkpoint is None:
                 warn("--resume: no checkpoint of this run was found; starting from the beginning")
-            if not resuming:
+            if checkpoint is None:
                 for child in b.path.iterdir():  # a stale staging folder of an earlier, unrelated attempt
                     shutil.rmtree(child) if child.is_dir() else child.unlink()
+            else:
+                info(f"Resuming from {checkpoint.name}")
 
             for source in collection.sources:
                 if source.artifact is not None:
@@ -221,7 +245,7 @@ def run_tapt(
 
             if from_scratch:
                 tok_dir = b.path / "_tokenizer"
-                if resuming and (tok_dir / "tokenizer.json").is_file():
+                if checkpoint is not None and (tok_dir / "tokenizer.json").is_file():
                     from transformers import AutoTokenizer
 
                     tokenizer = AutoTokenizer.from_pretrained(tok_dir)
@@ -241,29 +265,36 @@ def run_tapt(
                     b.add_input_ref(base.ref, "base_model")
             n_params = sum(p.numel() for p in mlm.parameters())
 
-            encoded = encode_texts(tokenizer, texts, max_length=max_length, whole_word=whole_word)
+            if cache_dir is None:
+                from ..training.data import encodings_cache
+
+                cache_dir = encodings_cache(store.root)
+            encoded = encode_texts(tokenizer, texts, max_length=max_length, whole_word=whole_word, cache_dir=cache_dir)
             if whole_word and encoded.scheme == "token":
                 warn("this tokenizer shows no word boundaries; masking single tokens instead of whole words")
-            debug(f"masking: {encoded.scheme}")
+            debug(f"masking: {encoded.scheme}{' (cached encodings)' if encoded.cached else ''}")
             train_idx, held_idx = heldout_split(len(texts), seed)
-            train_data, held_data = encoded.subset(train_idx), encoded.subset(held_idx)
-            collator = MaskCollator(tokenizer, mlm_probability, vocab_size=mlm.get_input_embeddings().num_embeddings)
+            train_data, held_data = encoded.dataset.select(train_idx), encoded.dataset.select(held_idx)
+            vocab = mlm.get_input_embeddings().num_embeddings
+            collator = MaskCollator(tokenizer, mlm_probability, vocab_size=vocab, seed=seed)
+            held_collator = MaskCollator(tokenizer, mlm_probability, vocab_size=vocab, seed=seed, fixed=True)
 
-            mlm.to(device)
+            hf_trainer = build_trainer(mlm, tokenizer, train_data, collator, cfg, ckpt_dir)
             info(f"Held-out MLM loss on {len(held_data)} texts (before)")
-            before = heldout_loss(mlm, held_data, collator, cfg, device)
-            result = train_mlm(mlm, train_data, collator, cfg, device=device, checkpoint_dir=ckpt, resume=resuming)
-            after = heldout_loss(mlm, held_data, collator, cfg, device)
+            before = heldout_loss(hf_trainer, held_data, held_collator, cfg.eval_batch_size)
+            result = train_mlm(hf_trainer, resume_from=checkpoint)
+            after = heldout_loss(hf_trainer, held_data, held_collator, cfg.eval_batch_size)
             if result.stopped_by_time:
                 warn(f"the {time_budget:g}-minute time budget stopped training after {result.steps} of "
                      f"{result.total_steps} steps (--time-budget 0 for no limit)")
 
-            shutil.rmtree(ckpt, ignore_errors=True)
+            shutil.rmtree(ckpt_dir, ignore_errors=True)
             shutil.rmtree(b.path / "_tokenizer", ignore_errors=True)
-            mlm.to("cpu")
-            _save_quietly(mlm, tokenizer, b.path)
+            final = hf_trainer.accelerator.unwrap_model(hf_trainer.model).to("cpu")
+            _save_quietly(final, tokenizer, b.path)
 
-            final_loss = result.log[-1]["loss"] if result.log else float("nan")
+            final_loss = result.log[-1]["loss"]
+            mean_length = float(np.mean(np.asarray(train_data["length"]))) if len(train_data) else 0.0
             metrics = {
                 "log": result.log,
                 "heldout_loss_before": before,
@@ -280,7 +311,8 @@ def run_tapt(
                 "resumed_from_step": result.resumed_from,
                 "stopped_by_time": result.stopped_by_time,
                 "train_seconds": round(result.seconds, 2),
-                "tokens_per_second": round(result.tokens / result.seconds, 1) if result.seconds > 0 else None,
+                "texts_per_second": round(result.samples_per_second, 2) if result.samples_per_second else None,
+                "tokens_per_second": round(result.samples_per_second * mean_length, 1) if result.samples_per_second else None,
                 "parameters": n_params,
                 "final_loss": final_loss,
             }
@@ -288,8 +320,8 @@ def run_tapt(
             plot_loss_curve(b.path / CURVE_FILE, result.log, before, after)
             b.metrics.update(final_loss=final_loss, heldout_loss_before=before, heldout_loss_after=after,
                              texts=len(texts), steps=result.steps)
-            b.info.update(duration_s=round(time.perf_counter() - started, 2), device=device, masking=encoded.scheme,
-                          parameters=n_params, resumed_from_step=result.resumed_from)
+            b.info.update(duration_s=round(time.perf_counter() - started, 2), device=str(hf_trainer.args.device),
+                          masking=encoded.scheme, parameters=n_params, resumed_from_step=result.resumed_from)
             b.info["threads"] = torch.get_num_threads() if device == "cpu" else None
     finally:
         torch.set_num_threads(saved_threads)

@@ -1,10 +1,11 @@
 """Training and inference: `kre train` / `kre predict` as library calls.
 
-- `config`: `TrainConfig` (every option, to_dict/from_dict).
+- `config`: `TrainConfig` (every option, to_dict/from_dict; `trainer` holds TrainingArguments overrides).
 - `run`: `train(data=, config=, root=, test=, resume=)` -> a published `runs/` artifact.
-- `trainer`: the resumable, DDP-aware loop (`Fitter`), `predict_probs`.
-- `predict`: `predict(run=, data=, root=)` -> a published `predictions/` artifact.
-- `distributed`: torchrun/DDP setup; `checkpoint`: resumable state; `reports`: plots, trackers.
+- `fit`: one model on `transformers.Trainer` (kre's loss, metrics, best-model saving).
+- `inference`: streamed, length-ordered class probabilities; `predict`: `predict(run=, data=, root=)`.
+- `data`: the data artifact and folds; `checks`: refusals before any work; `ranks`: DDP processes;
+  `reports`: plots.
 """
 
 from .config import TrainConfig

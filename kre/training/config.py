@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+import math
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from enum import Enum
@@ -81,6 +82,8 @@ class TrainConfig:
     folds: int = 0
     fold: int | None = None
     device: str = "auto"
+    #: TrainingArguments overrides (`--trainer KEY=VALUE`, a `[trainer]` table), typed by kre.engine.parse_overrides
+    trainer: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -107,6 +110,10 @@ class TrainConfig:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
         if self.epochs < 1 and self.max_steps < 1:
             raise ConfigError("--epochs must be at least 1 (or give --max-steps)")
+        for name in ("lr", "smoothing", "gamma", "dropout", "warmup_ratio", "weight_decay", "freeze_ratio"):
+            value = float(getattr(self, name))
+            if not math.isfinite(value):
+                raise ConfigError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
         if self.lr <= 0:
             raise ConfigError("--lr must be positive")
         for name in ("warmup_ratio", "freeze_ratio", "smoothing", "dropout"):
@@ -140,4 +147,8 @@ class TrainConfig:
         unknown = sorted(set(norm) - known)
         if unknown:
             raise ConfigError(f"unknown training option(s): {', '.join(unknown)}", hint=f"options: {', '.join(sorted(known))}")
+        if "trainer" in norm:
+            from ..engine import parse_overrides
+
+            norm["trainer"] = parse_overrides(norm["trainer"] or {})
         return cls(**norm)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,11 @@ def resolve_data(store: ArtifactStore, ref: str | Path) -> Artifact:
             hint="make one with `kre split DATA` (or `kre augment`)",
         )
     return artifact
+
+
+def encodings_cache(root: Path) -> Path | None:
+    """Where tokenized inputs are cached: $KRE_CACHE when set, else `<root>/.cache/encodings`."""
+    return None if os.environ.get("KRE_CACHE") else root / ".cache" / "encodings"
 
 
 def is_augmented(example: Example) -> bool:

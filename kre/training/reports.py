@@ -1,10 +1,9 @@
-"""Run outputs besides the model: confusion matrix and learning-curve plots, experiment loggers."""
+"""Run outputs besides the model: confusion matrix and learning-curve plots; the `--report-to` check."""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -40,8 +39,12 @@ def plot_confusion(path: Path, gold: np.ndarray, probs: np.ndarray, labels: Labe
     plt.close(fig)
 
 
-def plot_learning_curve(path: Path, histories: dict[str, list[dict[str, Any]]]) -> None:
-    """Train/valid loss and validation micro F1 against the step, one line set per model (fold)."""
+def plot_learning_curve(path: Path, histories: dict[str, dict[str, list[dict[str, float]]]]) -> None:
+    """Training loss at every logged step and validation loss / micro F1 / AUPRC at every evaluation.
+
+    `histories` = {"model" or "fold-0": {"train": [{"step", "epoch", "loss", "learning_rate"}, ...],
+    "eval": [{"step", "epoch", "loss", "micro_f1", "auprc", "accuracy"}, ...]}}.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -49,22 +52,26 @@ def plot_learning_curve(path: Path, histories: dict[str, list[dict[str, Any]]]) 
 
     fig, (ax_loss, ax_f1) = plt.subplots(1, 2, figsize=(11, 4))
     for name, history in histories.items():
-        if not history:
-            continue
-        steps = [h["step"] for h in history]
         prefix = f"{name} " if len(histories) > 1 else ""
-        ax_loss.plot(steps, [h["train_loss"] for h in history], marker="o", label=f"{prefix}train")
-        ax_loss.plot(steps, [h["valid_loss"] for h in history], marker="s", linestyle="--", label=f"{prefix}valid")
-        ax_f1.plot(steps, [h["micro_f1"] for h in history], marker="o", label=f"{prefix}micro F1")
-        ax_f1.plot(steps, [h["auprc"] for h in history], marker="s", linestyle="--", label=f"{prefix}AUPRC")
-    ax_loss.set_xlabel("step")
-    ax_loss.set_ylabel("loss")
-    ax_loss.set_title("Loss")
-    ax_loss.legend(fontsize=7)
-    ax_f1.set_xlabel("step")
-    ax_f1.set_ylabel("score (x100)")
-    ax_f1.set_title("Validation")
-    ax_f1.legend(fontsize=7)
+        train = [h for h in history.get("train", []) if h.get("loss") is not None]
+        evals = history.get("eval", [])
+        if train:
+            ax_loss.plot([h["step"] for h in train], [h["loss"] for h in train], linewidth=1, label=f"{prefix}train")
+        if evals:
+            steps = [h["step"] for h in evals]
+            marker = "o" if len(evals) < 30 else None
+            losses = [(h["step"], h["loss"]) for h in evals if h.get("loss") is not None]
+            if losses:
+                ax_loss.plot(*zip(*losses), marker="s", linestyle="--", label=f"{prefix}valid")
+            ax_f1.plot(steps, [h["micro_f1"] for h in evals], marker=marker, label=f"{prefix}micro F1")
+            ax_f1.plot(steps, [h["auprc"] for h in evals], marker=marker, linestyle="--", label=f"{prefix}AUPRC")
+    for ax, title, ylabel in ((ax_loss, "Loss", "loss"), (ax_f1, "Validation", "score (x100)")):
+        ax.set_xlabel("step")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.92, wspace=0.22)
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -75,7 +82,7 @@ _PACKAGES = {"wandb": "wandb", "mlflow": "mlflow", "tensorboard": "tensorboard"}
 
 
 def check_report_to(name: str) -> None:
-    """Refuse a tracker whose package is not installed (before any work starts)."""
+    """Refuse a tracker whose package is not installed (before any work starts); Trainer does the reporting."""
     if name == "none":
         return
     package = _PACKAGES[name]
@@ -84,53 +91,3 @@ def check_report_to(name: str) -> None:
             f"--report-to {name}: the '{package}' package is not installed",
             hint=f"pip install {package}, or use --report-to none (metrics.json is always written)",
         )
-
-
-class Logger:
-    """Sends evaluation metrics to wandb, mlflow or tensorboard (rank 0 only)."""
-
-    def __init__(self, name: str, *, run_name: str, params: dict[str, Any], log_dir: Path) -> None:
-        self.name = name
-        self._obj: Any = None
-        if name == "wandb":
-            import wandb
-
-            self._obj = wandb.init(project="kre", name=run_name, config=params, dir=str(log_dir), reinit=True)
-        elif name == "mlflow":
-            import mlflow
-
-            self._obj = mlflow.start_run(run_name=run_name)
-            mlflow.log_params({k: str(v)[:250] for k, v in params.items()})
-        elif name == "tensorboard":
-            from torch.utils.tensorboard import SummaryWriter
-
-            self._obj = SummaryWriter(log_dir=str(log_dir))
-
-    def log(self, metrics: dict[str, float], step: int) -> None:
-        values = {k: float(v) for k, v in metrics.items() if k not in ("step",)}
-        if self.name == "wandb":
-            self._obj.log(values, step=step)
-        elif self.name == "mlflow":
-            import mlflow
-
-            mlflow.log_metrics(values, step=step)
-        elif self.name == "tensorboard":
-            for key, value in values.items():
-                self._obj.add_scalar(key, value, step)
-
-    def close(self) -> None:
-        if self.name == "wandb":
-            self._obj.finish()
-        elif self.name == "mlflow":
-            import mlflow
-
-            mlflow.end_run()
-        elif self.name == "tensorboard":
-            self._obj.close()
-
-
-def make_logger(name: str, *, run_name: str, params: dict[str, Any], log_dir: Path) -> Logger | None:
-    if name == "none":
-        return None
-    check_report_to(name)
-    return Logger(name, run_name=run_name, params=params, log_dir=log_dir)

@@ -1,13 +1,14 @@
 """`kre train` as a library call: data artifact + model -> a published `runs/<id>/` artifact.
 
-`train` handles the single-split and k-fold cases, resumable staging, DDP (only rank
-0 writes) and all run outputs (model folders, metrics.json, valid_probs.csv, probs.csv,
-plots, manifest).
+`train` handles the single-split and k-fold cases, resumable staging, DDP under torchrun /
+accelerate launch (Trainer's; only rank 0 writes) and all run outputs (model folders,
+metrics.json, valid_probs.csv, probs.csv, plots, manifest). Each model is trained by
+`fit.fit_model` (transformers.Trainer); encodings come from the on-disk dataset cache.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import re
 import shutil
 import time
@@ -27,12 +28,13 @@ from ..errors import ArtifactError, ConfigError
 from ..fileio import dumps_json, sha256_text, write_json
 from ..labels import DEFAULT_LABELS, LabelSet
 from ..metrics import evaluate
-from .checkpoint import remove_checkpoints
 from .config import TrainConfig
-from .data import TrainData, fold_rows, load_train_data, resolve_data
-from .distributed import DistContext, init_distributed, shutdown
-from .reports import check_report_to, make_logger, plot_confusion, plot_learning_curve
-from .trainer import Fitter, StepCallback, check_precision, predict_probs, quiet_transformers, seed_everything
+from .data import TrainData, encodings_cache, fold_rows, load_train_data, resolve_data
+from .fit import BEST_PROBS, CHECKPOINTS, EVALUATIONS, FitResult, fit_model
+from .ranks import Ranks
+from ..engine import check_precision
+from .reports import check_report_to, plot_confusion, plot_learning_curve
+from .checks import check_max_length, quiet_transformers, warn_unknown_subject_types
 
 
 @dataclass
@@ -63,11 +65,6 @@ def resolve_model(store: ArtifactStore, ref: str) -> ModelRef:
     return ModelRef(text, text)
 
 
-def encodings_cache(root: Path) -> Path | None:
-    """Where tokenized inputs are cached: $KRE_CACHE when set, else `<root>/.cache/encodings`."""
-    return None if os.environ.get("KRE_CACHE") else root / ".cache" / "encodings"
-
-
 def staging_key(config: TrainConfig, data: Artifact, model: ModelRef, test: Path | None, labels: LabelSet) -> str:
     """Hash of everything that decides the run's result: resuming needs the same key."""
     parts = {
@@ -92,11 +89,10 @@ class RunWork:
         labels: LabelSet,
         test: list[Example] | None,
         staging: Path,
-        ctx: DistContext,
+        ranks: Ranks,
         cache_dir: Path | None,
         resume: bool,
-        callbacks: Sequence[StepCallback],
-        logger: Any,
+        callbacks: Sequence[Any],
     ) -> None:
         self.config = config
         self.data = data
@@ -104,29 +100,28 @@ class RunWork:
         self.labels = labels
         self.test = test
         self.staging = staging
-        self.ctx = ctx
+        self.ranks = ranks
         self.cache_dir = cache_dir
         self.resume = resume
         self.callbacks = callbacks
-        self.logger = logger
         self.samples = 0
         self.train_seconds = 0.0
 
     # -- one model ------------------------------------------------------------------
-    def _encode(self, examples: list[Example], tokenizer: Any, template: Any) -> list[dict[str, Any]]:
-        from ..modeling.encoding import encode_cached
+    def _encode(self, examples: list[Example], tokenizer: Any, template: Any) -> Any:
+        from ..modeling.encoding import encode_dataset
 
-        # rank 0 fills the cache first, the others then read it
-        if self.ctx.is_main:
-            out = encode_cached(examples, tokenizer, template, self.labels, self.cache_dir)
-        self.ctx.barrier()
-        if not self.ctx.is_main:
-            out = encode_cached(examples, tokenizer, template, self.labels, self.cache_dir)
+        # rank 0 fills the cache first, the others then open it
+        if self.ranks.is_main:
+            out = encode_dataset(examples, tokenizer, template, self.labels, self.cache_dir)
+        self.ranks.barrier()
+        if not self.ranks.is_main:
+            out = encode_dataset(examples, tokenizer, template, self.labels, self.cache_dir)
         return out
 
     def fit_one(self, train: list[Example], valid: list[Example], workdir: Path, description: str) -> dict[str, Any]:
         """Train one model; returns its history, best record and validation probs; predicts test rows."""
-        from transformers import AutoTokenizer
+        from transformers import AutoTokenizer, set_seed
 
         from ..modeling.heads import build_model, freeze_lower_layers, load_model, save_model
         from ..modeling.restrict import type_mask
@@ -134,7 +129,6 @@ class RunWork:
 
         config = self.config
         quiet_transformers()
-        seed_everything(config.seed)
         template = TemplateConfig(config.marker, config.query, config.type_words, config.max_length)
         try:
             tokenizer = AutoTokenizer.from_pretrained(self.model.path, use_fast=True)
@@ -142,15 +136,13 @@ class RunWork:
             raise ConfigError(f"cannot load the tokenizer of '{self.model.text}': {exc}",
                               hint="give a local model folder (the hub is offline) or a tapt/<id> artifact") from None
         prepare_tokenizer(tokenizer, template)
-        train_features = self._encode(train, tokenizer, template)
-        valid_features = self._encode(valid, tokenizer, template)
-        seed_everything(config.seed)
+        train_set = self._encode(train, tokenizer, template)
+        valid_set = self._encode(valid, tokenizer, template)
+        set_seed(config.seed)
         model = build_model(self.model.path, head=config.head, num_labels=len(self.labels), tokenizer=tokenizer,
                             dropout=config.dropout)
         if config.freeze_ratio > 0:
             freeze_lower_layers(model, config.freeze_ratio)
-        if self.ctx.is_main:
-            workdir.mkdir(parents=True, exist_ok=True)
         gold = np.asarray(self.labels.ids([e.label for e in valid]))  # type: ignore[misc]
         mask = type_mask(valid, self.labels) if config.restrict_types else None
         extra = {"config": config.to_dict(), "data": self.data.artifact.id, "model": self.model.text}
@@ -158,32 +150,34 @@ class RunWork:
         def save_best(m: Any, folder: Path) -> None:
             save_model(m, tokenizer, folder, template=template, head=config.head, labels=self.labels, extra=extra)
 
-        fitter = Fitter(
-            config=config, model=model, tokenizer=tokenizer, train_features=train_features,
-            valid_features=valid_features, valid_gold=gold, valid_mask=mask, labels=self.labels,
-            workdir=workdir, ctx=self.ctx, save_best=save_best, description=description,
-            callbacks=self.callbacks, logger=self.logger,
+        result: FitResult = fit_model(
+            config=config, model=model, tokenizer=tokenizer, train_set=train_set, valid_set=valid_set,
+            valid_gold=gold, valid_mask=mask, labels=self.labels, workdir=workdir, save_best=save_best,
+            resume=self.resume, description=description, callbacks=self.callbacks,
         )
-        result = fitter.fit(resume=self.resume)
-        self.samples += result.state.samples
-        self.train_seconds += result.state.train_seconds
-        out: dict[str, Any] = {"history": result.state.history, "best": result.best, "valid_probs": result.best_probs,
-                               "stopped_early": result.state.stopped_early, "steps": result.state.step}
+        del model
+        self.samples += result.samples
+        self.train_seconds += result.train_seconds
+        out: dict[str, Any] = {"evaluations": result.evaluations, "train_log": result.train_log, "best": result.best,
+                               "valid_probs": result.best_probs, "stopped_early": result.stopped_early,
+                               "steps": result.steps}
         if self.test is not None:
-            best, _, _ = load_model(result.model_dir, device=self.ctx.device)
-            out["test_probs"] = self.predict(best, tokenizer, template, self.test)
+            test_set = self._encode(self.test, tokenizer, template)
+            if self.ranks.is_main:
+                best, _, _ = load_model(result.model_dir, device=self.ranks.device)
+                out["test_probs"] = self.predict(best, tokenizer, test_set, self.test, description)
+                del best
+            self.ranks.barrier()
         return out
 
-    def predict(self, model: Any, tokenizer: Any, template: Any, examples: list[Example]) -> np.ndarray:
-        from ..modeling.collate import Collator
+    def predict(self, model: Any, tokenizer: Any, dataset: Any, examples: list[Example], description: str) -> np.ndarray:
         from ..modeling.restrict import apply_type_mask, type_mask
+        from .inference import predict_probs
 
-        features = self._encode(examples, tokenizer, template)
-        probs, _ = predict_probs(model, features, batch_size=self.config.eval_batch_size,
-                                 collator=Collator(tokenizer.pad_token_id), device=self.ctx.device,
-                                 ctx=self.ctx, config=self.config)
+        probs = predict_probs(model, dataset, pad_token_id=tokenizer.pad_token_id, batch_size=self.config.eval_batch_size,
+                              device=self.ranks.device, description=f"{description}: test")
         if self.config.restrict_types:
-            probs = np.asarray(apply_type_mask(probs, type_mask(examples, self.labels)), dtype=np.float64)
+            probs = apply_type_mask(probs, type_mask(examples, self.labels)).astype(np.float32)
         return probs
 
     # -- the whole run --------------------------------------------------------------
@@ -194,12 +188,12 @@ class RunWork:
             folds = [config.fold] if config.fold is not None else list(range(config.folds))
             return self._run_folds(folds)
         out = self.fit_one(self.data.train, self.data.valid, self.staging, "train")
-        if self.ctx.is_main:
-            self._write_outputs(self.data.valid, out["valid_probs"], {"train": out["history"]},
-                                out.get("test_probs"))
+        history = {"model": _history(out)}
+        if self.ranks.is_main:
+            self._write_outputs(self.data.valid, out["valid_probs"], history, out.get("test_probs"))
             write_json(self.staging / "metrics.json", {
-                "evaluations": out["history"], "best": out["best"], "stopped_early": out["stopped_early"],
-                "steps": out["steps"],
+                "evaluations": out["evaluations"], "best": out["best"], "stopped_early": out["stopped_early"],
+                "steps": out["steps"], "history": history,
             })
         return {"best": out["best"], "steps": out["steps"], **self._speed()}
 
@@ -224,41 +218,44 @@ class RunWork:
             done = workdir / "fold.json"
             if self.resume and done.exists() and (workdir / "valid_probs.csv").exists():
                 record = _read_fold(workdir, self.labels, self.test is not None)
-                if self.ctx.is_main:
+                if self.ranks.is_main:
                     console.info(f"fold {i}: already trained, reusing it")
             else:
                 out = self.fit_one(train, valid, workdir, f"fold {i + 1}/{self.config.folds}")
-                record = {"fold": i, "history": out["history"], "best": out["best"], "steps": out["steps"],
-                          "valid_probs": out["valid_probs"], "test_probs": out.get("test_probs")}
-                if self.ctx.is_main:
+                record = {"fold": i, "evaluations": out["evaluations"], "train_log": out["train_log"],
+                          "best": out["best"], "steps": out["steps"], "valid_probs": out["valid_probs"],
+                          "test_probs": out.get("test_probs")}
+                if self.ranks.is_main:
                     write_probs(workdir / "valid_probs.csv", [e.id for e in valid], out["valid_probs"], self.labels,
                                 gold=[e.label for e in valid])
                     if self.test is not None:
                         write_probs(workdir / "probs.csv", [e.id for e in self.test], out["test_probs"], self.labels)
-                    write_json(done, {"fold": i, "history": out["history"], "best": out["best"], "steps": out["steps"]})
-                self.ctx.barrier()
+                    write_json(done, {k: record[k] for k in ("fold", "evaluations", "train_log", "best", "steps")})
+                    _remove_work_files(workdir)
+                self.ranks.barrier()
             steps += int(record["steps"])
             valid_rows += valid
             valid_probs.append(record["valid_probs"])
             if record.get("test_probs") is not None:
                 test_sum = record["test_probs"] if test_sum is None else test_sum + record["test_probs"]
-            histories[f"fold {i}"] = record["history"]
-            fold_records.append({"fold": i, "best": record["best"], "evaluations": record["history"],
+            histories[f"fold-{i}"] = _history(record)
+            fold_records.append({"fold": i, "best": record["best"], "evaluations": record["evaluations"],
                                  "n_train": len(train), "n_valid": len(valid)})
         probs = np.concatenate(valid_probs)
         gold = np.asarray(self.labels.ids([e.label for e in valid_rows]))  # type: ignore[misc]
-        oof = {k: v for k, v in evaluate(gold, probs, self.labels).items()}
-        if self.ctx.is_main:
+        oof = dict(evaluate(gold, probs, self.labels))
+        if self.ranks.is_main:
             test_probs = test_sum / len(folds) if test_sum is not None else None
             self._write_outputs(valid_rows, probs, histories, test_probs)
             write_json(self.staging / "metrics.json", {
                 "folds": fold_records,
                 "best": {k: v for k, v in oof.items() if k != "per_class"},
                 "out_of_fold": oof,
+                "history": histories,
             })
         return {"best": oof, "steps": steps, **self._speed()}
 
-    def _write_outputs(self, valid: list[Example], probs: np.ndarray, histories: dict[str, list[dict[str, Any]]],
+    def _write_outputs(self, valid: list[Example], probs: np.ndarray, histories: dict[str, Any],
                        test_probs: np.ndarray | None) -> None:
         write_probs(self.staging / "valid_probs.csv", [e.id for e in valid], probs, self.labels,
                     gold=[e.label for e in valid])
@@ -269,9 +266,21 @@ class RunWork:
             write_probs(self.staging / "probs.csv", [e.id for e in self.test], test_probs, self.labels)
 
 
-def _read_fold(workdir: Path, labels: LabelSet, with_test: bool) -> dict[str, Any]:
-    import json
+def _history(out: dict[str, Any]) -> dict[str, list[dict[str, float]]]:
+    """The learning-curve record of one model: every logged training step and every evaluation."""
+    keys = ("step", "epoch", "loss", "micro_f1", "auprc", "accuracy")
+    return {"train": list(out["train_log"]), "eval": [{k: e.get(k) for k in keys} for e in out["evaluations"]]}
 
+
+def _remove_work_files(workdir: Path) -> None:
+    """What only a running or resumable training needs: Trainer checkpoints, the evaluation log, best probs."""
+    shutil.rmtree(workdir / CHECKPOINTS, ignore_errors=True)
+    shutil.rmtree(workdir / "model.tmp", ignore_errors=True)
+    for name in (EVALUATIONS, BEST_PROBS):
+        (workdir / name).unlink(missing_ok=True)
+
+
+def _read_fold(workdir: Path, labels: LabelSet, with_test: bool) -> dict[str, Any]:
     meta = json.loads((workdir / "fold.json").read_text(encoding="utf-8"))
     record = dict(meta)
     record["valid_probs"] = read_probs(workdir / "valid_probs.csv", labels).probs
@@ -288,13 +297,14 @@ def train(
     test: str | Path | None = None,
     resume: bool = False,
     slug: str | None = None,
-    callbacks: Sequence[StepCallback] = (),
+    callbacks: Sequence[Any] = (),
 ) -> Artifact | None:
     """Train a relation classifier on a splits/ or augments/ artifact and publish `runs/<id>/`.
 
-    Under torchrun every rank calls this; only rank 0 writes and gets the Artifact
-    (other ranks get None). Raises KreError subclasses for bad input, TrainingError for
-    a NaN loss; nothing is published then (checkpoints stay for `resume=True`).
+    Under torchrun / accelerate launch every rank calls this; only rank 0 writes and gets
+    the Artifact (other ranks get None). `callbacks` are extra `transformers.TrainerCallback`s.
+    Raises KreError subclasses for bad input, TrainingError for a NaN loss; nothing is
+    published then (checkpoints stay in the staging folder for `resume=True`).
     """
     started = time.perf_counter()
     if not config.model:
@@ -316,60 +326,62 @@ def train(
     if not train_data.train or not train_data.valid:
         raise ArtifactError(f"{data_artifact.path}: train.csv or valid.csv has no rows")
 
-    ctx = init_distributed(config.device)
-    try:
-        check_precision(ctx.device, config)
-        key = staging_key(config, data_artifact, model_ref, test_path, label_set)
-        params = {**config.to_dict(), "data": data_artifact.id, "world_size": ctx.world_size,
-                  "effective_batch_size": config.batch_size * config.grad_accum * ctx.world_size}
-        model_name = re.sub(r"^\d{4,}-", "", Path(model_ref.text.rstrip("/")).name)  # tapt/0001-scratch -> scratch
-        name = slug or f"{model_name}-{config.marker}-{config.head}"
-        work_args = dict(config=config, data=train_data, model=model_ref, labels=label_set, test=test_rows,
-                         ctx=ctx, cache_dir=encodings_cache(root), resume=resume, callbacks=callbacks)
-        if not ctx.is_main:
-            console.set_verbosity(quiet=True)
-            staging = Path(ctx.broadcast_object(None))
-            RunWork(staging=staging, logger=None, **work_args).run()  # type: ignore[arg-type]
-            return None
-        with store.create("runs", name, params=params, seed=config.seed, staging_key=key) as builder:
-            _prepare_staging(builder, resume)
-            ctx.broadcast_object(str(builder.path))
-            builder.add_input_artifact(data_artifact, "data")
-            if model_ref.artifact is not None:
-                builder.add_input_artifact(model_ref.artifact, "model")
-            else:
-                builder.add_input_ref(model_ref.path, "model")
-            if test_path is not None:
-                builder.add_input_file(test_path, "test")
-            if labels is not None:
-                builder.add_input_file(labels, "labels")
-            logs = root / "runs" / ".logs" / key
-            logger = make_logger(config.report_to, run_name=name, params=params, log_dir=logs)
-            try:
-                summary = RunWork(staging=builder.path, logger=logger, **work_args).run()  # type: ignore[arg-type]
-            finally:
-                if logger is not None:
-                    logger.close()
-            remove_checkpoints(builder.path)
-            for tmp in builder.path.rglob("model.tmp"):
-                shutil.rmtree(tmp, ignore_errors=True)
-            best = summary["best"]
-            builder.metrics.update({k: best[k] for k in ("micro_f1", "auprc", "accuracy") if k in best})
-            duration = time.perf_counter() - started
-            builder.info.update({
-                "duration_s": round(duration, 2),
-                "device": str(ctx.device),
-                "world_size": ctx.world_size,
-                "steps": summary["steps"],
-            })
-            for key_ in ("samples_per_second", "train_seconds"):
-                if key_ in summary:
-                    builder.info[key_] = summary[key_]
-        artifact = builder.published
-        assert artifact is not None
-        return artifact
-    finally:
-        shutdown(ctx)
+    check_max_length(model_ref.path, config.max_length)
+    use_cpu = _use_cpu(config)
+    check_precision(fp16=config.fp16, bf16=config.bf16, use_cpu=use_cpu)
+    if test_rows is not None:
+        warn_unknown_subject_types(test_rows, str(test_path))
+    ranks = Ranks(use_cpu=use_cpu)
+    key = staging_key(config, data_artifact, model_ref, test_path, label_set)
+    params = {**config.to_dict(), "data": data_artifact.id, "world_size": ranks.world_size,
+              "effective_batch_size": config.batch_size * config.grad_accum * ranks.world_size}
+    model_name = re.sub(r"^\d{4,}-", "", Path(model_ref.text.rstrip("/")).name)  # tapt/0001-scratch -> scratch
+    name = slug or f"{model_name}-{config.marker}-{config.head}"
+    work_args = dict(config=config, data=train_data, model=model_ref, labels=label_set, test=test_rows,
+                     ranks=ranks, cache_dir=encodings_cache(root), resume=resume, callbacks=callbacks)
+    if not ranks.is_main:
+        console.set_verbosity(quiet=True)
+        staging = Path(ranks.broadcast(None))
+        RunWork(staging=staging, **work_args).run()  # type: ignore[arg-type]
+        return None
+    with store.create("runs", name, params=params, seed=config.seed, staging_key=key) as builder:
+        _prepare_staging(builder, resume)
+        ranks.broadcast(str(builder.path))
+        builder.add_input_artifact(data_artifact, "data")
+        if model_ref.artifact is not None:
+            builder.add_input_artifact(model_ref.artifact, "model")
+        else:
+            builder.add_input_ref(model_ref.path, "model")
+        if test_path is not None:
+            builder.add_input_file(test_path, "test")
+        if labels is not None:
+            builder.add_input_file(labels, "labels")
+        summary = RunWork(staging=builder.path, **work_args).run()  # type: ignore[arg-type]
+        _remove_work_files(builder.path)
+        best = summary["best"]
+        builder.metrics.update({k: best[k] for k in ("micro_f1", "auprc", "accuracy") if k in best})
+        builder.info.update({
+            "duration_s": round(time.perf_counter() - started, 2),
+            "device": str(ranks.device.type),
+            "world_size": ranks.world_size,
+            "steps": summary["steps"],
+        })
+        for key_ in ("samples_per_second", "train_seconds"):
+            if key_ in summary:
+                builder.info[key_] = summary[key_]
+    artifact = builder.published
+    assert artifact is not None
+    return artifact
+
+
+def _use_cpu(config: TrainConfig) -> bool:
+    """Train on the CPU: `--device cpu`, or no CUDA GPU (`--device cuda` without one is an error)."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    if config.device == "cuda" and not cuda:
+        raise ConfigError("--device cuda: no CUDA GPU is available", hint="use --device cpu or auto")
+    return config.device == "cpu" or not cuda
 
 
 def _prepare_staging(builder: ArtifactBuilder, resume: bool) -> None:

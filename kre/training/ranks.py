@@ -1,0 +1,43 @@
+"""The processes of a run under `torchrun` / `accelerate launch` (one process otherwise).
+
+Trainer does the data-parallel training itself; kre only needs to know which process
+writes (rank 0), to wait for the others, and to hand the staging folder to them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Ranks:
+    """Rank, world size, barrier and broadcast through accelerate's process state (shared with Trainer)."""
+
+    def __init__(self, *, use_cpu: bool) -> None:
+        from accelerate import PartialState
+
+        self._state = PartialState(cpu=use_cpu)
+
+    @property
+    def is_main(self) -> bool:
+        return bool(self._state.is_main_process)
+
+    @property
+    def world_size(self) -> int:
+        return int(self._state.num_processes)
+
+    @property
+    def device(self) -> Any:
+        return self._state.device
+
+    def barrier(self) -> None:
+        self._state.wait_for_everyone()
+
+    def broadcast(self, value: Any) -> Any:
+        """Rank 0's `value` on every rank."""
+        if self.world_size == 1:
+            return value
+        from accelerate.utils import broadcast_object_list
+
+        box = [value]
+        broadcast_object_list(box, from_process=0)
+        return box[0]
