@@ -33,7 +33,8 @@ from .data import TrainData, encodings_cache, fold_rows, load_train_data, resolv
 from .fit import BEST_PROBS, CHECKPOINTS, EVALUATIONS, FitResult, fit_model
 from .ranks import Ranks
 from ..engine import check_precision
-from .reports import check_report_to, plot_confusion, plot_learning_curve
+from .plots import plot_confusion, plot_learning_curve
+from .reports import check_report_to
 from .checks import check_max_length, quiet_transformers, warn_unknown_subject_types
 
 
