@@ -51,10 +51,13 @@ def scored_steps(root: Path, results: list[StepResult]) -> list[ScoredStep]:
         data = _short_id(str(data)) if data else None
         if art.kind == "ensembles":
             members = [str(i["artifact"]) for i in art.inputs if i.get("artifact") and str(i.get("role", "")).startswith("member-")]
-            data = " + ".join(_short_id(m) for m in members)
-        seed = art.manifest.get("seed")
+            data = "+".join(_short_id(m) for m in members)
+        seed = art.manifest.get("seed") if art.kind != "ensembles" else None  # an ensemble draws nothing at random
         scored.append(
-            ScoredStep(r.name, art.id, str(data or "-"), "-" if seed is None else str(seed), float(m["micro_f1"]), float(m.get("auprc", float("nan"))))
+            ScoredStep(
+                r.name, _short_id(art.id), str(data or "-"), "-" if seed is None else str(seed),
+                float(m["micro_f1"]), float(m.get("auprc", float("nan"))),
+            )
         )
     return scored
 

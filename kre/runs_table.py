@@ -217,12 +217,14 @@ def format_value(key: str, value: Any) -> str:
     return str(value)
 
 
+_ARTIFACT_REF = re.compile(r"(?:^|/)(eda|splits|augments|tapt|runs|predictions|ensembles)/(\d{4})-[^/]*/?$")
+
+
 def _short_artifact_id(value: str) -> str:
-    """`augments/0002-entity-swap-aeda` -> `augments/0002`: the number is unique, the slug only makes it wide."""
-    kind, _, name = value.partition("/")
-    if name[:4].isdigit() and "/" not in name and not Path(value).is_absolute():
-        return f"{kind}/{name[:4]}"
-    return value
+    """`augments/0002-entity-swap-aeda` or `kre-demo/tapt/0001-scratch` -> `augments/0002`, `tapt/0001`:
+    the number is unique, the slug and the root only make the column wide."""
+    match = _ARTIFACT_REF.search(value)
+    return f"{match.group(1)}/{match.group(2)}" if match else value
 
 
 def _duration(seconds: float) -> str:

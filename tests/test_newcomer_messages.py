@@ -54,7 +54,7 @@ def test_demo_summary_shows_members_and_ensemble_and_best(tmp_path: Path) -> Non
     scored = scored_steps(tmp_path, results)
     assert [s.step for s in scored] == ["train-aug", "train-seed2", "ensemble"]
     assert scored[0].data == "augments/0001" and scored[1].data == "splits/0001" and scored[0].seed == "1"
-    assert scored[2].data == "runs/0001 + runs/0002"
+    assert scored[2].data == "runs/0001+runs/0002" and scored[2].seed == "-" and scored[0].artifact == "runs/0001"
     best = best_step(scored)
     assert best is not None and best.step == "train-aug"  # the ensemble is not always best
     lines = next_steps(tmp_path / "kre-demo")

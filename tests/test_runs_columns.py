@@ -45,3 +45,11 @@ def test_parse_columns() -> None:
     assert "folds" in parse_columns("all")
     with pytest.raises(ConfigError):
         parse_columns(",")
+
+
+def test_artifact_references_are_shortened() -> None:
+    from kre.runs_table import format_value
+
+    assert format_value("data", "augments/0002-entity-swap-aeda") == "augments/0002"
+    assert format_value("model", "kre-demo/tapt/0001-scratch") == "tapt/0001"
+    assert format_value("model", "klue/roberta-large") == "klue/roberta-large"

@@ -43,12 +43,14 @@ def print_wide_table(
     left: int | Collection[int] = 1,
     fit: bool = False,
     protected: Collection[int] = (0,),
+    whole: Collection[int] = (),
 ) -> None:
     """A rich table on stdout; the first `left` columns (or those indexes) are left-aligned, the others right-aligned.
 
     With `fit`, cells never wrap: on a narrow terminal the widest texts are cut with an ellipsis
     (numbers keep their width), so each row stays one line; columns that still do not fit are
-    hidden from the right, except the `protected` ones, and a note says which.
+    hidden from the right, except the `protected` ones, and a note says which. Text columns in
+    `whole` are never cut.
     """
     from rich.table import Table
 
@@ -56,14 +58,14 @@ def print_wide_table(
     cells = [[str(v) for v in row] for row in rows]
     keep = list(range(len(columns)))
     if fit:
-        keep = fitting_columns(columns, cells, left_columns, stdout_console().width, keep=protected)
+        keep = fitting_columns(columns, cells, left_columns - set(whole), stdout_console().width, keep=protected)
         if len(keep) < len(columns):
             from ..console import info
 
             hidden = [columns[i] for i in range(len(columns)) if i not in keep]
             info(f"{len(hidden)} column(s) hidden to fit the terminal ({', '.join(hidden)}); choose with --columns")
     table = Table(title=title, title_justify="left")
-    caps = _text_caps(columns, cells, keep, left_columns, stdout_console().width) if fit else {}
+    caps = _text_caps(columns, cells, keep, left_columns - set(whole), stdout_console().width) if fit else {}
     for i in keep:
         justify = "left" if i in left_columns else "right"
         if fit:

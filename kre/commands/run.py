@@ -59,7 +59,7 @@ def demo_cli(
         )
         best = best_step(scored)
         if best is not None:
-            result(f"Best: {best.step} ({best.artifact}), micro F1 {best.micro_f1:.2f}, AUPRC {best.auprc:.2f}.")
+            result(f"Best by validation micro F1: {best.step} ({best.artifact}), micro F1 {best.micro_f1:.2f}, AUPRC {best.auprc:.2f}.")
     result(f"Artifacts are under {root}/. Look at them with:")
     for line in next_steps(root):
         result(f"  {line}")

@@ -65,7 +65,8 @@ def runs_cli(
         table_rows(runs, keys),
         left=left,
         fit=True,
-        protected={i for i, k in enumerate(keys) if k in ("id", "micro_f1", "auprc")},
+        protected={i for i, k in enumerate(keys) if k in ("id", "data", "micro_f1", "auprc")},
+        whole={i for i, k in enumerate(keys) if k == "data"},
     )
     _warn_untrusted(runs)
     _note_stale_staging(root)
