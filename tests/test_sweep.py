@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from kre.artifacts import ArtifactStore
-from kre.errors import ConfigError
+from kre.errors import ConfigError, KreError
 from kre.sweep import load_sweep, run_sweep
 
 SWEEP = """
@@ -29,16 +30,15 @@ class FakeTrain:
 
     def __init__(self, root: Path) -> None:
         self.store = ArtifactStore(root)
-        self.calls: list[list[str]] = []
+        self.calls: list[tuple[str, Any]] = []
 
-    def __call__(self, argv: list[str]) -> int:
-        self.calls.append(argv)
-        lr = float(argv[argv.index("--lr") + 1])
-        head = argv[argv.index("--head") + 1]
-        with self.store.create("runs", argv[argv.index("--name") + 1], params={"lr": lr, "head": head}) as b:
+    def __call__(self, phase: str, job: Any) -> Any:
+        self.calls.append((phase, job))
+        lr, head = job.config.lr, job.config.head
+        with self.store.create("runs", job.name, params={"lr": lr, "head": head}) as b:
             (b.path / "metrics.json").write_text("{}")
             b.metrics["micro_f1"] = 100 * lr + (5 if head == "entity" else 0)
-        return 0
+        return b.published
 
 
 def test_sweep_runs_resumes_and_reports_best(tmp_path: Path) -> None:
@@ -46,17 +46,18 @@ def test_sweep_runs_resumes_and_reports_best(tmp_path: Path) -> None:
     sweep_file.write_text(SWEEP)
     spec = load_sweep(sweep_file)
     fake = FakeTrain(tmp_path)
-    result = run_sweep(data="splits/latest", spec=spec, root=tmp_path, name="s", invoke=fake)
+    result = run_sweep(data="splits/latest", spec=spec, root=tmp_path, name="s", runner=fake)
     assert len(result.trials) == 3 and len(fake.calls) == 3
-    assert all(c[0] == "train" and c[1] == "splits/latest" and "--model" in c for c in fake.calls)
+    assert all(p == "train" and j.data == "splits/latest" and j.config.model == "some/model" for p, j in fake.calls)
+    assert all(len(j.callbacks) == 1 for _, j in fake.calls)  # the pruning reporter
     best = result.best
     expected = max(100 * t.params["lr"] + (5 if t.params["head"] == "entity" else 0) for t in result.trials)
     assert best is not None and best.value == pytest.approx(expected)
     assert best.run and ArtifactStore(tmp_path).resolve(best.run).metrics["micro_f1"] == pytest.approx(expected)
     # same command again: the study is complete, nothing runs; asking for 5 runs only 2 more
-    assert len(run_sweep(data="splits/latest", spec=spec, root=tmp_path, name="s", invoke=fake).trials) == 3
+    assert len(run_sweep(data="splits/latest", spec=spec, root=tmp_path, name="s", runner=fake).trials) == 3
     assert len(fake.calls) == 3
-    assert len(run_sweep(data="splits/latest", spec=spec, root=tmp_path, name="s", trials=5, invoke=fake).trials) == 5
+    assert len(run_sweep(data="splits/latest", spec=spec, root=tmp_path, name="s", trials=5, runner=fake).trials) == 5
     assert len(fake.calls) == 5
     assert (tmp_path / ".kre" / "sweeps" / "s.json").is_file()
 
@@ -67,11 +68,13 @@ def test_failed_trial_is_recorded_not_fatal(tmp_path: Path) -> None:
     fake = FakeTrain(tmp_path)
     calls = {"n": 0}
 
-    def flaky(argv: list[str]) -> int:
+    def flaky(phase: str, job: Any) -> Any:
         calls["n"] += 1
-        return 1 if calls["n"] == 2 else fake(argv)
+        if calls["n"] == 2:
+            raise KreError("broken trial")
+        return fake(phase, job)
 
-    result = run_sweep(data="splits/latest", spec=load_sweep(sweep_file), root=tmp_path, name="f", invoke=flaky)
+    result = run_sweep(data="splits/latest", spec=load_sweep(sweep_file), root=tmp_path, name="f", runner=flaky)
     assert [t.state for t in result.trials].count("fail") == 1 and result.best is not None
 
 
@@ -83,6 +86,7 @@ def test_failed_trial_is_recorded_not_fatal(tmp_path: Path) -> None:
         ("[space]\nlr = { type = 'gauss' }\n", "needs type"),
         ("[space]\nhead = { type = 'categorical', choices = [] }\n", "non-empty choices"),
         ("[fixed]\nlr = 1\n[space]\nlr = { type = 'float', low = 0, high = 1 }\n", "both fixed and searched"),
+        ("[fixed]\nbatch-sise = 8\n[space]\nlr = { type = 'float', low = 0, high = 1 }\n", "unknown option 'batch-sise'"),
     ],
 )
 def test_bad_sweep_files(tmp_path: Path, text: str, message: str) -> None:
