@@ -28,12 +28,6 @@ def _value(v: object) -> object:
     return v.value if isinstance(v, Enum) else v
 
 
-def _split_labels(values: list[str] | None) -> list[str] | None:
-    if not values:
-        return None
-    return [p.strip() for v in values for p in str(v).split(",") if p.strip()]
-
-
 @cli_errors
 def augment_cli(
     ctx: typer.Context,
@@ -83,9 +77,8 @@ def augment_cli(
     with cosine similarity >= --min-similarity, and caches every translation so a re-run resumes.
     """
     from .. import console
-    from ..augment import run_augment
     from ..augment.pipeline import growth_message
-    from ..labels import LabelSet
+    from ..phases.augment import AugmentConfig, augment
 
     values = dict(
         method=method, only_labels=only_labels, max_per_label=max_per_label, n_per_example=n_per_example,
@@ -95,33 +88,9 @@ def augment_cli(
         seed=seed, root=root, labels=labels, name=name,
     )  # fmt: skip
     v = merge_config(ctx, load_config(config), values)
-    methods = [str(_value(m)) for m in (v["method"] or [])]
-    label_set = LabelSet.load(v["labels"]) if v["labels"] else None
-    artifact = run_augment(
-        split=split,
-        root=Path(v["root"]),
-        methods=methods,
-        seed=int(v["seed"]),
-        only_labels=_split_labels(v["only_labels"]),
-        max_per_label=v["max_per_label"],
-        n_per_example=int(v["n_per_example"]),
-        labels=label_set,
-        slug=v["name"],
-        translator_name=str(_value(v["translator"])),
-        pivots=list(v["pivot"] or ["en"]),
-        source_lang=v["source_lang"],
-        min_similarity=float(v["min_similarity"]),
-        embedder=v["embedder"],
-        cache=Path(v["cache"]) if v["cache"] else None,
-        max_tries=int(v["max_tries"]),
-        batch_size=int(v["batch_size"]),
-        timeout=float(v["timeout"]) if v["timeout"] and float(v["timeout"]) > 0 else None,
-        swap_role=str(_value(v["swap_role"])),
-        aeda_ratio=float(v["aeda_ratio"]),
-        undersample_label=v["undersample_label"],
-        max_count=v["max_count"],
-        max_ratio=v["max_ratio"],
-    )
+    v["method"] = [str(_value(m)) for m in (v["method"] or [])]
+    v["swap_role"] = str(_value(v["swap_role"]))
+    artifact = augment(AugmentConfig(split=split, **v))
     import json
 
     report = json.loads(artifact.file("report.json").read_text(encoding="utf-8"))

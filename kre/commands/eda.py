@@ -38,10 +38,10 @@ def eda_cli(
     and how well a classifier tells them apart (ROC AUC, n-grams, sources; --no-adversarial skips it).
     """
     from ..console import info, warn
-    from ..eda import run_eda
+    from ..phases.eda import EdaConfig, eda
     from ..eda.report import print_summary
 
-    artifact = run_eda(paths=data, root=root, labels=labels, model=model, name=name, adversarial=adversarial, seed=seed)
+    artifact = eda(EdaConfig(data=list(data), model=model, adversarial=adversarial, seed=seed, labels=labels, root=root, name=name))
     stats = json.loads(artifact.file("stats.json").read_text(encoding="utf-8"))
     print_summary(stats, artifact.id)
     if stats["totals"]["problems"]:

@@ -64,29 +64,13 @@ def ensemble_cli(
     every member and of the ensemble. `--method stack` adds stacker.json (the meta-model)
     and `--calibrate` calibration.json (temperature, NLL / ECE / AUPRC before and after).
     """
-    from ..ensemble import run_ensemble
-    from ..ensemble.voting import parse_weights
-    from ..labels import LabelSet
+    from ..phases.ensemble import EnsembleConfig, ensemble
 
-    chosen = method.value if method is not None else ("weighted" if weights is not None else "soft")
-    parsed: list[float] | str | None = None
-    if weights is not None:
-        parsed = "auto" if weights.strip().lower() == "auto" else parse_weights(weights)
-    artifact = run_ensemble(
-        members=members,
-        root=root,
-        method=chosen,
-        weights=parsed,
-        name=name,
-        seed=seed,
-        labels=LabelSet.load(labels) if labels is not None else None,
-        cv_folds=cv_folds,
-        force_weights=force_weights,
-        use_valid=use_valid,
-        folds=folds,
-        stack_c=stack_c,
-        calibrate=calibrate,
-    )
+    artifact = ensemble(EnsembleConfig(
+        members=list(members), method=method.value if method is not None else None, weights=weights,
+        force_weights=force_weights, cv_folds=cv_folds, stack_c=stack_c, calibrate=calibrate, use_valid=use_valid,
+        folds=folds, root=root, name=name, labels=labels, seed=seed,
+    ))
     _report(artifact)
 
 

@@ -37,13 +37,10 @@ def errors_cli(
     from rich.markup import escape
 
     from ..console import result
-    from ..errors_report import run_errors
-    from ..labels import LabelSet
+    from ..phases.errors import ErrorsConfig, errors
 
-    artifact = run_errors(
-        source=source, root=root, data=data, labels=label, min_count=min_count, max_examples=max_examples,
-        label_set=LabelSet.load(labels) if labels is not None else None, name=name,
-    )
+    artifact = errors(ErrorsConfig(source=source, label=label, min_count=min_count, max_examples=max_examples, data=data,
+                                   root=root, name=name, labels=labels))
     report = json.loads(artifact.file("errors.json").read_text(encoding="utf-8"))
     top = sorted(report["confusions"], key=lambda c: (-c["f1_cost"], -c["count"]))[:10]
     rows = [[escape(c["gold"]), escape(c["pred"]), c["count"], f"{c['f1_cost']:.3f}"] for c in top]

@@ -24,9 +24,9 @@ def predict_cli(
 ) -> None:
     """Write predictions/<id>/probs.csv (submission format; fold models averaged for k-fold runs)."""
     from ..console import result
-    from ..training.predict import predict
+    from ..phases.predict import PredictConfig, predict
 
-    artifact = predict(run=run, data=data, root=root, batch_size=batch_size, restrict_types=restrict_types, slug=name)
+    artifact = predict(PredictConfig(run=run, data=data, batch_size=batch_size, restrict_types=restrict_types, name=name, root=root))
     if artifact.metrics:
         m = artifact.metrics
         result(f"micro F1 {m['micro_f1']:.2f}  AUPRC {m['auprc']:.2f}  accuracy {m['accuracy']:.2f}")

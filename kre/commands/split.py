@@ -52,18 +52,9 @@ def split_cli(
         valid_size=valid_size, seed=seed, folds=folds, dedupe=dedupe, conflicts=conflicts, like=like, labels=labels, root=root, name=name
     )
     opts = merge_config(ctx, load_config(config), values)
-    from ..split import make_split, print_summary
+    from ..phases.split import SplitConfig, split
+    from ..split import print_summary
 
-    artifact = make_split(
-        path=data,
-        root=Path(opts["root"]),
-        valid_size=float(opts["valid_size"]),
-        seed=int(opts["seed"]),
-        folds=int(opts["folds"]),
-        dedupe=bool(opts["dedupe"]),
-        conflicts=ConflictPolicy(opts["conflicts"]).value,
-        labels=opts["labels"],
-        name=opts["name"],
-        like=opts["like"],
-    )
+    opts["conflicts"] = ConflictPolicy(opts["conflicts"]).value
+    artifact = split(SplitConfig(data=data, **opts))
     print_summary(artifact)

@@ -67,7 +67,7 @@ def tapt_cli(
     """
     from ..console import print_table, result
     from ..engine import raw_overrides
-    from ..tapt import run_tapt
+    from ..phases.tapt import TaptConfig, tapt
 
     values = dict(
         sources=sources, model=model, from_scratch=from_scratch, extra=extra or [], include_valid=include_valid,
@@ -80,7 +80,7 @@ def tapt_cli(
     if table is not None and not isinstance(table, dict):
         raise ConfigError(f"{config}: 'trainer' must be a table of TrainingArguments fields", hint="e.g. a [trainer] table with gradient_checkpointing = true")
     values = merge_config(ctx, options, values)
-    artifact = run_tapt(**values, trainer=raw_overrides(trainer or [], table))
+    artifact = tapt(TaptConfig(**values, trainer=raw_overrides(trainer or [], table)))
     m = artifact.metrics
     print_table(
         f"TAPT {artifact.id}",
