@@ -116,21 +116,24 @@ def _suggest(trial: Any, name: str, spec: dict[str, Any]) -> Any:
 
 
 class PruningCallback:
-    """Factory of a transformers.TrainerCallback that reports eval micro F1 to an Optuna trial and prunes."""
+    """Factory of a transformers.TrainerCallback that reports the sweep's validation metric (micro F1 by
+    default) at each evaluation to an Optuna trial, and stops the trial when the pruner says so."""
 
     @staticmethod
-    def create(trial: Any) -> Any:
+    def create(trial: Any, metric: str = "micro_f1") -> Any:
         from transformers import TrainerCallback
+
+        key = f"eval_{metric}"
 
         class _Report(TrainerCallback):  # type: ignore[misc]
             def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict[str, float] | None = None, **kwargs: Any) -> None:
                 import optuna
 
-                if not metrics or "eval_micro_f1" not in metrics:
+                if not metrics or key not in metrics:
                     return
-                trial.report(float(metrics["eval_micro_f1"]), step=int(state.global_step))
+                trial.report(float(metrics[key]), step=int(state.global_step))
                 if trial.should_prune():
-                    raise optuna.TrialPruned(f"micro F1 {metrics['eval_micro_f1']:.2f} at step {state.global_step}")
+                    raise optuna.TrialPruned(f"{metric} {metrics[key]:.2f} at step {state.global_step}")
 
         return _Report()
 
@@ -192,7 +195,7 @@ def run_sweep(
         params = {k: _suggest(trial, k, v) for k, v in spec.space.items()}
         options = {**spec.fixed, **params, "name": f"{name}-t{trial.number}"}
         job = build_config("train", [data], options, where=f"trial {trial.number}", root=root)
-        job.callbacks = [PruningCallback.create(trial)]
+        job.callbacks = [PruningCallback.create(trial, spec.metric)]
         info(f"[bold]trial {trial.number}[/bold]: " + ", ".join(f"{k}={v}" for k, v in params.items()))
         artifact = run("train", job)
         trial.set_user_attr("run", artifact.id)

@@ -124,3 +124,41 @@ head = {{ type = "categorical", choices = ["cls", "entity"] }}
     best = max(trial_runs, key=lambda r: r.metrics["auprc"])
     assert f"run {best.id}" in out and "Best: trial" in out
     assert len({r.params["lr"] for r in trial_runs}) == 3
+
+
+def test_hopeless_trial_is_pruned_and_publishes_nothing(kre, tiny_model: Path, tmp_path: Path, train_csv: Path) -> None:
+    """Two good trials, then lr 1e-12: its validation AUPRC at each evaluation is below their median, so it is pruned."""
+    import optuna
+
+    from kre.sweep import make_pruner, open_study
+
+    root = tmp_path / "root"
+    kre("split", train_csv, "--root", root, "--valid-size", "0.25", ok=True)
+    sweep_file = tmp_path / "p.toml"
+    sweep_file.write_text(
+        f"""
+[sweep]
+trials = 3
+sampler = "random"
+metric = "auprc"
+[fixed]
+model = "{tiny_model}"
+max-steps = 12
+eval-every = 4
+batch-size = 8
+max-length = 64
+head = "cls"
+[space]
+lr = {{ type = "float", low = 1e-12, high = 0.01, log = true }}
+"""
+    )
+    (root / ".kre" / "sweeps").mkdir(parents=True)
+    study = open_study(root / ".kre" / "sweeps" / "p.db", "p", optuna.samplers.RandomSampler(seed=0), make_pruner("median"))
+    for lr in (3e-3, 3e-3, 1e-12):
+        study.enqueue_trial({"lr": lr})
+    result = run_sweep(data="splits/latest", spec=load_sweep(sweep_file), root=root, name="p")
+    states = [t.state for t in result.trials]
+    values = {t.number: t.value for t in result.trials}
+    assert states == ["complete", "complete", "pruned"], (states, values)
+    assert result.trials[2].run is None
+    assert len(ArtifactStore(root).load_all("runs")) == 2
