@@ -24,7 +24,8 @@ evaluation to Optuna; a trial the pruner stops is recorded as pruned and publish
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,19 +140,36 @@ class PruningCallback:
 
 
 def open_study(storage: Path, name: str, sampler: Any, pruner: Any, *, tries: int = 10) -> Any:
-    """Create or load the study; SQLite waits for locks, and a creation race with another process is retried."""
+    """Create or load the study. Creation is serialised by a lock file next to the database (and
+    retried), SQLite waits up to two minutes for another process's write lock."""
     import optuna
 
-    rdb = optuna.storages.RDBStorage(url=f"sqlite:///{storage}", engine_kwargs={"connect_args": {"timeout": 120}})
+    last: Exception | None = None
     for attempt in range(tries):
         try:
-            return optuna.create_study(study_name=name, storage=rdb, direction="maximize", sampler=sampler,
-                                       pruner=pruner, load_if_exists=True)
-        except Exception:  # noqa: BLE001 - two processes creating the same study at once: one loses, loads it
-            if attempt == tries - 1:
-                raise
+            with _creation_lock(storage.with_suffix(".lock")):
+                rdb = optuna.storages.RDBStorage(url=f"sqlite:///{storage}", engine_kwargs={"connect_args": {"timeout": 120}})
+                return optuna.create_study(study_name=name, storage=rdb, direction="maximize", sampler=sampler,
+                                           pruner=pruner, load_if_exists=True)
+        except Exception as exc:  # noqa: BLE001 - a creation race with another process: wait, load it
+            last = exc
             time.sleep(0.2 * (attempt + 1))
-    raise AssertionError("unreachable")
+    raise KreError(f"{storage}: cannot open the sweep study ({last})")
+
+
+@contextmanager
+def _creation_lock(path: Path) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: rely on the retries
+        yield
+        return
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def make_pruner(name: str) -> Any:

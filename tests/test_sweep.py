@@ -162,3 +162,47 @@ lr = {{ type = "float", low = 1e-12, high = 0.01, log = true }}
     assert states == ["complete", "complete", "pruned"], (states, values)
     assert result.trials[2].run is None
     assert len(ArtifactStore(root).load_all("runs")) == 2
+
+
+WORKER = """
+import os, sys, time
+from pathlib import Path
+from kre.artifacts import ArtifactStore
+from kre.sweep import load_sweep, run_sweep
+
+root = Path(sys.argv[1])
+store = ArtifactStore(root)
+
+def runner(phase, job):
+    time.sleep(0.1)
+    with store.create("runs", job.name, params={"lr": job.config.lr, "pid": os.getpid()}) as b:
+        (b.path / "metrics.json").write_text("{}")
+        b.metrics["micro_f1"] = 100 * job.config.lr
+    return b.published
+
+run_sweep(data="splits/latest", spec=load_sweep(sys.argv[2]), root=root, name="shared", trials=8, runner=runner)
+"""
+
+
+def test_two_sweep_processes_share_one_study(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import optuna
+
+    sweep_file = tmp_path / "s.toml"
+    sweep_file.write_text(SWEEP)
+    root = tmp_path / "root"
+    root.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(root), str(sweep_file)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], "\n---\n".join(outputs)
+    study = optuna.load_study(study_name="shared", storage=f"sqlite:///{root / '.kre' / 'sweeps' / 'shared.db'}")
+    trials = study.get_trials()
+    assert 8 <= len(trials) <= 10 and all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    runs = ArtifactStore(root).load_all("runs")
+    assert sorted(r.id for r in runs) == sorted(t.user_attrs["run"] for t in trials)
+    assert len({r.params["pid"] for r in runs}) == 2  # both processes ran trials
