@@ -1,0 +1,65 @@
+"""Augmentation options: one dataclass that `kre augment`, pipeline files and `run_augment` share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ConfigError
+
+METHODS = ("backtranslate", "entity-swap", "aeda", "undersample")
+SWAP_ROLES = ("either", "subject", "object")
+
+
+@dataclass
+class AugmentConfig:
+    """Options of `kre augment` (pipeline keys are these names)."""
+
+    split: str | Path = ""
+    method: list[str] = field(default_factory=list)
+    only_labels: list[str] | None = None
+    max_per_label: int | None = None
+    n_per_example: int = 1
+    translator: str = "google"
+    pivot: list[str] | None = None
+    source_lang: str = "ko"
+    min_similarity: float = 0.9
+    embedder: str | None = None
+    cache: str | Path | None = None
+    max_tries: int = 5
+    batch_size: int = 32
+    timeout: float = 30.0
+    swap_role: str = "either"
+    aeda_ratio: float = 0.3
+    undersample_label: str = "no_relation"
+    max_count: int | None = None
+    max_ratio: float | None = None
+    seed: int = 42
+    root: str | Path = "."
+    labels: str | Path | None = None
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        self.method = [str(m) for m in (self.method or [])]
+        bad = [m for m in self.method if m not in METHODS]
+        if bad:
+            raise ConfigError(f"--method must be one of {', '.join(METHODS)}, got '{bad[0]}'")
+        if self.swap_role not in SWAP_ROLES:
+            raise ConfigError(f"--swap-role must be one of {', '.join(SWAP_ROLES)}, got '{self.swap_role}'")
+
+    @property
+    def pivots(self) -> list[str]:
+        """--pivot languages (default en)."""
+        return list(self.pivot or ["en"])
+
+    @property
+    def timeout_s(self) -> float | None:
+        """--timeout in seconds, None for no limit (0 or less)."""
+        return float(self.timeout) if self.timeout and float(self.timeout) > 0 else None
+
+    @property
+    def label_filter(self) -> list[str] | None:
+        """--only-labels, repeated or comma-separated."""
+        if not self.only_labels:
+            return None
+        return [p.strip() for v in self.only_labels for p in str(v).split(",") if p.strip()]
