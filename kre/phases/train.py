@@ -33,7 +33,7 @@ class TrainJob:
 
 def train(job: TrainJob) -> Artifact | None:
     """Train (one model, or k folds) and publish the run; None on non-zero ranks under torchrun."""
-    from ..training.run import train as train_run
+    from ..training.training_run import train as train_run
 
     return train_run(data=job.data, config=job.config, root=Path(job.root), labels=job.labels,
                      test=Path(job.test) if job.test else None, resume=job.resume, slug=job.name,
