@@ -75,6 +75,10 @@ def test_command_options_equal_the_phase_config(phase: str) -> None:
         if param.param_type_name == "argument":
             continue
         assert _plain(param.default) == _plain(defaults[name]), f"kre {phase} --{name}: {param.default!r} != {defaults[name]!r}"
+    for name, param in params.items():  # help: the command reads it from the phase's HELP (shared options: _common.py)
+        help_table = _help_table(phase)
+        if help_table is not None and name not in SHARED:
+            assert param.help == help_table[name], f"kre {phase} --{name}: help differs from the phase's HELP"
     for name, param in params.items():  # choices: the command's must be accepted by the config, others refused
         choices = _choices(param)
         for choice in choices:
@@ -82,6 +86,18 @@ def test_command_options_equal_the_phase_config(phase: str) -> None:
         if choices:
             with pytest.raises(ConfigError, match="must be one of"):
                 build_config(phase, [], {name: ["no-such-choice"] if isinstance(defaults[name], list) else "no-such-choice"})
+
+
+#: options whose help lives in kre/commands/_common.py (the same for every command)
+SHARED = {"root", "labels", "seed", "name"}
+
+
+def _help_table(phase: str) -> dict[str, str] | None:
+    """The phase's HELP table (train: not yet, its help lives in the Typer signature)."""
+    import importlib
+
+    module = importlib.import_module("kre.augment.config" if phase == "augment" else f"kre.phases.{phase}")
+    return getattr(module, "HELP", None)
 
 
 def _choices(param: Any) -> list[str]:

@@ -63,3 +63,27 @@ class AugmentConfig:
         if not self.only_labels:
             return None
         return [p.strip() for v in self.only_labels for p in str(v).split(",") if p.strip()]
+
+
+#: Help of each option (the command's --help text reads it from here; --root, --labels, --seed, --name: commands/_common.py).
+HELP: dict[str, str] = {
+    "split": "A splits/ or augments/ artifact: folder, splits/latest, splits/NNNN.",
+    "method": "Method to apply; repeat to combine (backtranslate, entity-swap, aeda, undersample).",
+    "only_labels": "Augment only rows with these labels (repeat or comma-separate).",
+    "max_per_label": "At most this many new rows per label.",
+    "n_per_example": "New rows per original row (entity-swap, aeda).",
+    "translator": "google or mymemory (web services, no API key), or local:MODEL_OR_PATH: a local seq2seq model through transformers (NLLB/M2M100 folder or hub id, or one Marian model per direction: local:Helsinki-NLP/opus-mt-{src}-{tgt}); batched, on the GPU when there is one.",
+    "pivot": "Pivot language(s) for back-translation (default en).",
+    "source_lang": "Language of the data.",
+    "min_similarity": "Keep round trips with cosine >= this.",
+    "embedder": "Sentence-embedding model folder or hub id for the similarity filter.",
+    "cache": "SQLite translation cache (default $KRE_CACHE or ~/.cache/kre/translations.sqlite).",
+    "max_tries": "Tries per translation on rate limits / network errors.",
+    "batch_size": "Texts per translation batch (each batch is committed to the cache).",
+    "timeout": "Seconds before one translation request counts as failed.",
+    "swap_role": "Which entity entity-swap replaces.",
+    "aeda_ratio": "AEDA inserts 1..ratio*words punctuation marks.",
+    "undersample_label": "Label that undersample caps.",
+    "max_count": "undersample: keep at most this many rows of the label.",
+    "max_ratio": "undersample: the label's largest share of the resulting train.csv (0-1).",
+}

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ..phases.eda import HELP
 from ._common import LabelsOpt, RootOpt, SeedOpt, SlugOpt, cli_errors
 
 
@@ -15,15 +16,15 @@ from ._common import LabelsOpt, RootOpt, SeedOpt, SlugOpt, cli_errors
 def eda_cli(
     data: Annotated[
         list[Path],
-        typer.Argument(help="Data files (CSV, KLUE JSON, JSONL) or hub:NAME[:CONFIG[:SPLIT]] sources: e.g. train.csv test_data.csv.", show_default=False),
+        typer.Argument(help=HELP["data"], show_default=False),
     ],
     model: Annotated[
         str | None,
-        typer.Option("--model", help="Tokenizer for lengths in tokens: a local model folder, tapt/<id>, or a hub id."),
+        typer.Option("--model", help=HELP["model"]),
     ] = None,
     adversarial: Annotated[
         bool,
-        typer.Option("--adversarial/--no-adversarial", help="Tell each compared file from the reference with a classifier (ROC AUC, n-grams, sources)."),
+        typer.Option("--adversarial/--no-adversarial", help=HELP["adversarial"]),
     ] = True,
     seed: SeedOpt = 0,
     labels: LabelsOpt = None,

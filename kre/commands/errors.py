@@ -7,20 +7,21 @@ from typing import Annotated
 
 import typer
 
+from ..phases.errors import HELP
 from ._common import LabelsOpt, RootOpt, SlugOpt, cli_errors
 from ._output import print_wide_table
 
 
 @cli_errors
 def errors_cli(
-    source: Annotated[str, typer.Argument(help="A run, ensemble or prediction (on a labeled file): folder, runs/latest, ensembles/NNNN.")],
+    source: Annotated[str, typer.Argument(help=HELP["source"])],
     label: Annotated[
-        list[str] | None, typer.Option("--label", help="Show only confusions whose gold or predicted label is this (repeat for more).")
+        list[str] | None, typer.Option("--label", help=HELP["label"])
     ] = None,
-    min_count: Annotated[int, typer.Option("--min-count", min=1, help="Show only confusions with at least this many rows.")] = 1,
-    max_examples: Annotated[int, typer.Option("--max-examples", min=0, help="Sentences shown per confusion.")] = 5,
+    min_count: Annotated[int, typer.Option("--min-count", min=1, help=HELP["min_count"])] = 1,
+    max_examples: Annotated[int, typer.Option("--max-examples", min=0, help=HELP["max_examples"])] = 5,
     data: Annotated[
-        str | None, typer.Option("--data", help="Data file or splits/augments artifact holding the sentences (default: the one in the manifests).")
+        str | None, typer.Option("--data", help=HELP["data"])
     ] = None,
     root: RootOpt = Path("."),
     name: SlugOpt = None,

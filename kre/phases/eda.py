@@ -21,6 +21,14 @@ class EdaConfig:
     name: str | None = None
 
 
+#: Help of each option (the command's --help text reads it from here; --root, --labels, --seed, --name: commands/_common.py).
+HELP: dict[str, str] = {
+    "data": "Data files (CSV, KLUE JSON, JSONL) or hub:NAME[:CONFIG[:SPLIT]] sources: e.g. train.csv test_data.csv.",
+    "model": "Tokenizer for lengths in tokens: a local model folder, tapt/<id>, or a hub id.",
+    "adversarial": "Tell each compared file from the reference with a classifier (ROC AUC, n-grams, sources).",
+}
+
+
 def eda(config: EdaConfig) -> Artifact:
     """Explore the data files and publish the report."""
     from ..eda import run_eda

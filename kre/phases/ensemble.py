@@ -34,6 +34,20 @@ class EnsembleConfig:
             raise ConfigError(f"--method must be one of {', '.join(METHODS)}, got '{self.method}'")
 
 
+#: Help of each option (the command's --help text reads it from here; --root, --labels, --seed, --name: commands/_common.py).
+HELP: dict[str, str] = {
+    "members": "Members: probs.csv files, run / prediction folders, refs like runs/latest, or quoted globs ('runs/*/probs.csv').",
+    "method": "soft (mean), weighted, hard (majority vote), rank (rank average) or stack (logistic-regression meta-model on the validation log-probabilities, cross-validated against soft). Default: weighted with --weights, else soft.",
+    "weights": "Member weights for weighted voting, e.g. 0.5,0.3,0.2 (normalised), or 'auto' (fitted on valid_probs.csv, cross-validated).",
+    "force_weights": "Keep auto-fitted weights even when cross-validation shows no gain over equal weights.",
+    "cv_folds": "Folds of the cross-validation of --weights auto, --method stack and --calibrate.",
+    "stack_c": "--method stack: inverse L2 regularisation strength of the meta-model (smaller = stronger).",
+    "calibrate": "Fit one temperature on the validation probabilities (minimum NLL) and apply it to the test probabilities; reports NLL, ECE and AUPRC before/after.",
+    "use_valid": "Use the members' valid_probs.csv for validation metrics (and --weights auto).",
+    "folds": "Members are the fold runs of one k-fold training (kre train --folds K --fold i): average test probabilities, join validation rows out-of-fold.",
+}
+
+
 def ensemble(config: EnsembleConfig) -> Artifact:
     """Combine the members and publish probs.csv, weights.json (and validation metrics)."""
     from ..ensemble import run_ensemble

@@ -22,6 +22,16 @@ class ErrorsConfig:
     labels: str | Path | None = None
 
 
+#: Help of each option (the command's --help text reads it from here; --root, --labels, --seed, --name: commands/_common.py).
+HELP: dict[str, str] = {
+    "source": "A run, ensemble or prediction (on a labeled file): folder, runs/latest, ensembles/NNNN.",
+    "label": "Show only confusions whose gold or predicted label is this (repeat for more).",
+    "min_count": "Show only confusions with at least this many rows.",
+    "max_examples": "Sentences shown per confusion.",
+    "data": "Data file or splits/augments artifact holding the sentences (default: the one in the manifests).",
+}
+
+
 def errors(config: ErrorsConfig) -> Artifact:
     """Group the validation mistakes and publish report.html / report.md / errors.json."""
     from ..errors_report import run_errors

@@ -20,6 +20,15 @@ class PredictConfig:
     root: str | Path = "."
 
 
+#: Help of each option (the command's --help text reads it from here; --root, --labels, --seed, --name: commands/_common.py).
+HELP: dict[str, str] = {
+    "run": "A runs/ artifact: folder, runs/latest or runs/NNNN.",
+    "data": "Data file (competition CSV, KLUE JSON or JSONL); labels optional.",
+    "batch_size": "Inference batch size.",
+    "restrict_types": "Mask labels impossible for the subject type (default: as the run was trained).",
+}
+
+
 def predict(config: PredictConfig) -> Artifact:
     """Predict with every model of the run (fold models averaged) and publish probs.csv."""
     from ..training.predict import predict as predict_run

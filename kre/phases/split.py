@@ -31,6 +31,17 @@ class SplitConfig:
             raise ConfigError(f"--conflicts must be one of {', '.join(CONFLICT_POLICIES)}, got '{self.conflicts}'")
 
 
+#: Help of each option (the command's --help text reads it from here; --root, --labels, --seed, --name: commands/_common.py).
+HELP: dict[str, str] = {
+    "data": "Labeled data: competition CSV, KLUE-RE JSON, JSONL, or hub:NAME[:CONFIG[:SPLIT]].",
+    "valid_size": "Share of rows for validation (0-1).",
+    "folds": "Also write folds.csv with K group-aware stratified folds (0: none).",
+    "dedupe": "Drop exact duplicate rows and resolve conflicting labels.",
+    "conflicts": "With --dedupe: keep the first of conflicting rows, or drop them all.",
+    "like": "Test data (labels not needed): validation takes the sentences that look most like it.",
+}
+
+
 def split(config: SplitConfig) -> Artifact:
     """Split the labeled data and publish train.csv / valid.csv (and folds.csv)."""
     from ..split import make_split
