@@ -5,7 +5,7 @@ One run, same machine, same model, same split, same lr / batch size / number of 
 - starter: input `subject[SEP]object` + sentence, the whole data set padded to its
   longest row (max_length 256), AutoModelForSequenceClassification ([CLS] pooler head),
   cross-entropy, random batches;
-- kre: `kre.training.run.train` with typed-marker-punct, the entity head, label
+- kre: `kre.training.training_run.train` with typed-marker-punct, the entity head, label
   smoothing 0.1, per-batch padding with length-grouped batches.
 
 Each system trains in its own subprocess (so peak memory, `ru_maxrss`, is its own),
@@ -168,7 +168,7 @@ def worker_starter(args: argparse.Namespace) -> dict:
 def worker_kre(args: argparse.Namespace) -> dict:
     """`kre train` with its defaults for speed and the techniques that helped on KLUE-RE."""
     from kre.training.config import TrainConfig
-    from kre.training.run import train
+    from kre.training.training_run import train
 
     config = TrainConfig(model=args.model, marker="typed-marker-punct", head="entity", loss="label-smoothing",
                          smoothing=0.1, lr=args.lr, batch_size=args.batch_size, eval_batch_size=args.eval_batch_size,

@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from . import __version__
-from .commands import augment, eda, ensemble, errors, gc, predict, run, runs, show, split, sweep, tapt, train
+from .commands import augment, eda, ensemble, errors, gc, pipeline, predict, runs, show, split, sweep, tapt, train
 
 #: Prefix pydantic puts before the message of a validator's ValueError (Typer shows it verbatim).
 _PYDANTIC_PREFIX = "Value error, "
@@ -162,9 +162,9 @@ app.command("errors", cls=KreCommand)(errors.errors_cli)
 app.command("runs", cls=KreCommand)(runs.runs_cli)
 app.command("show", cls=KreCommand)(show.show_cli)
 app.command("gc", cls=KreCommand)(gc.gc_cli)
-app.command("run", cls=KreCommand)(run.run_cli)
+app.command("run", cls=KreCommand)(pipeline.run_cli)
 app.command("sweep", cls=KreCommand)(sweep.sweep_cli)
-app.command("demo", cls=KreCommand)(run.demo_cli)
+app.command("demo", cls=KreCommand)(pipeline.demo_cli)
 
 
 def main() -> None:

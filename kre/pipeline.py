@@ -5,9 +5,9 @@ A pipeline is a TOML file::
     root = "work"                 # artifact root (relative to the file), optional
     [[step]]
     name = "split"                # unique step name
-    phase = "split"               # a kre subcommand
+    phase = "split"               # a phase (kre.phases): eda split augment tapt train predict ensemble errors
     args = ["data/train.csv"]     # positional arguments
-    [step.options]                # options: key = value (bool -> flag, list -> repeated)
+    [step.options]                # the phase config's fields (kebab or snake case)
     dedupe = true
     folds = 5
 
@@ -16,6 +16,8 @@ A pipeline is a TOML file::
     phase = "train"
     args = ["@split"]             # "@<step>" is the artifact that step produced
 
+Each step calls the phase function (kre.phases) and gets the artifact it published back, so
+other processes publishing into the same root at the same time do not confuse it.
 Each step's key hashes its phase, options and inputs (file contents, artifact manifests,
 model folders). A step whose key matches the lock file's record, and whose artifact is
 still intact, is skipped; a changed step runs again, and so does every step downstream of
@@ -30,17 +32,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .artifacts import KINDS, ArtifactStore, load_artifact
-from .errors import ArtifactError, ConfigError
+from .artifacts import KINDS, Artifact, ArtifactStore, load_artifact
+from .errors import ArtifactError, ConfigError, KreError
 from .fileio import dumps_json, hash_tree, read_toml, sha256_file, sha256_text, tree_digest, write_json
-from .invoke import PHASE_KINDS, Invoker, run_phase
+from .phases import PHASE_KINDS, build_config, option_names, run_phase
 
-__all__ = ["PHASE_KINDS", "Pipeline", "Step", "StepResult", "load_pipeline", "run_pipeline"]
+__all__ = ["PHASE_KINDS", "Pipeline", "PipelineStep", "StepResult", "load_pipeline", "run_pipeline"]
+
+#: Runs one phase: (phase name, its config object) -> the published artifact.
+PhaseRunner = Callable[[str, Any], Artifact]
 
 
 @dataclass
-class Step:
-    """One declared phase invocation."""
+class PipelineStep:
+    """One step of a pipeline file: a phase with its arguments and options."""
 
     name: str
     phase: str
@@ -54,7 +59,7 @@ class Pipeline:
 
     path: Path
     root: Path
-    steps: list[Step]
+    steps: list[PipelineStep]
 
     @property
     def lock_path(self) -> Path:
@@ -78,7 +83,7 @@ def load_pipeline(path: str | Path, root: str | Path | None = None) -> Pipeline:
     raw_steps = data.get("step")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise ConfigError(f"{path}: no [[step]] tables", hint="see `kre run --help` for the file format")
-    steps: list[Step] = []
+    steps: list[PipelineStep] = []
     names: set[str] = set()
     for i, raw in enumerate(raw_steps, start=1):
         where = f"{path}: step {i}"
@@ -97,11 +102,17 @@ def load_pipeline(path: str | Path, root: str | Path | None = None) -> Pipeline:
         options = raw.get("options", {})
         if not isinstance(args, list) or not isinstance(options, dict):
             raise ConfigError(f"{where}: args must be a list and options a table")
+        known = option_names(phase)
+        for key in options:
+            if str(key).replace("-", "_") not in known:
+                from .phases.base import unknown_option
+
+                raise unknown_option(str(key), known, f"{where} ({phase})")
         for ref in _step_refs([*args, *options.values()]):
             if ref not in names:
                 raise ConfigError(f"{where}: '@{ref}' names no earlier step")
         names.add(name)
-        steps.append(Step(name, phase, list(args), dict(options)))
+        steps.append(PipelineStep(name, phase, list(args), dict(options)))
     base = path.parent
     root_path = Path(root) if root is not None else base / str(data.get("root", "."))
     return Pipeline(path, root_path, steps)
@@ -120,7 +131,7 @@ def run_pipeline(
     *,
     force: Sequence[str] = (),
     dry_run: bool = False,
-    invoke: Invoker | None = None,
+    runner: PhaseRunner | None = None,
     on_step: Callable[[StepResult], None] | None = None,
 ) -> list[StepResult]:
     """Run the steps in order, skipping those whose key and artifact are unchanged.
@@ -128,7 +139,7 @@ def run_pipeline(
     Args:
         force: step names to run even when unchanged ("*" for all).
         dry_run: only report what would run.
-        invoke: runs one kre command line (default: the kre app in-process); returns the exit code.
+        runner: runs one phase with its config (default: kre.phases.run_phase); returns the artifact.
     """
     store = ArtifactStore(pipeline.root)
     pipeline.root.mkdir(parents=True, exist_ok=True)
@@ -148,7 +159,7 @@ def run_pipeline(
             produced[step.name] = Path(f"<{step.name}>")
             result = StepResult(step.name, "would-run", None, key)
         else:
-            artifact = run_phase(step.phase, args, options, pipeline.root, invoke=invoke, label=f"step {step.name}")
+            artifact = _run_step(step, args, options, pipeline.root, runner or run_phase)
             produced[step.name] = pipeline.root / artifact
             lock[step.name] = {"key": key, "artifact": artifact, "phase": step.phase}
             write_json(pipeline.lock_path, lock)
@@ -157,6 +168,20 @@ def run_pipeline(
         if on_step:
             on_step(result)
     return results
+
+
+def _run_step(step: PipelineStep, args: list[Any], options: dict[str, Any], root: Path, runner: PhaseRunner) -> str:
+    """Run the step's phase; return the id of the artifact it published."""
+    from .console import info
+
+    label = f"step {step.name}"
+    config = build_config(step.phase, args, options, where=label, root=root)
+    info(f"[bold]{label}[/bold]: {step.phase} {' '.join(str(a) for a in args)}")
+    try:
+        artifact = runner(step.phase, config)
+    except KreError as exc:
+        raise KreError(f"{label} ({step.phase}) failed: {exc.message}", hint=exc.hint or "fix it and run again; finished steps are kept") from None
+    return artifact.id
 
 
 def _resolve_value(value: Any, produced: dict[str, Path], pipeline: Pipeline) -> Any:

@@ -20,6 +20,7 @@ from kre.augment import undersample as us_mod
 from kre.augment.cache import CachedTranslator, TranslationCache, default_cache_path
 from kre.augment.common import MethodStats, row_problem
 from kre.augment.embedders import SentenceTransformerEmbedder, cosine_pairs
+from kre.augment.config import AugmentConfig
 from kre.augment.pipeline import run_augment
 from kre.augment.translators import Backoff, DeepTranslator, TranslationError
 from kre.data import Entity, Example, read_dataset, write_csv
@@ -125,7 +126,7 @@ def fake_deep(plan: dict, sleeps: list[float], max_tries: int = 3) -> DeepTransl
         min_interval=0,
         sleep=sleeps.append,
         factory=lambda s, t: FakeClient(s, t, plan),
-    )
+    )  # fmt: skip
 
 
 # -- artifact helpers -----------------------------------------------------------------------------------------------
@@ -523,7 +524,7 @@ def test_only_labels_and_max_per_label(tmp_path: Path) -> None:
     train = read_dataset(split / "train.csv").examples
     target = Counter(e.label for e in train if e.label != "no_relation").most_common(2)
     wanted = [lab for lab, _ in target]
-    art = run_augment(split=split, root=tmp_path, methods=["aeda"], only_labels=wanted, max_per_label=3, n_per_example=3, seed=1)
+    art = run_augment(AugmentConfig(split=split, root=tmp_path, method=["aeda"], only_labels=wanted, max_per_label=3, n_per_example=3, seed=1))
     groups = rows_by_method(art.file("train.csv"))
     new = Counter(e.label for e in groups["aeda"])
     assert set(new) == set(wanted)
@@ -535,7 +536,7 @@ def test_only_labels_and_max_per_label(tmp_path: Path) -> None:
 def test_pipeline_backtranslate_then_cache_reuse(tmp_path: Path, _private_cache: Path) -> None:
     split = make_split(tmp_path, n=80)
     first = LowTranslator()
-    art = run_augment(split=split, root=tmp_path, methods=["backtranslate"], translator=first, embedder=FakeEmbedder(), seed=1)
+    art = run_augment(AugmentConfig(split=split, root=tmp_path, method=["backtranslate"], seed=1), translator=first, embedder=FakeEmbedder())
     assert first.calls > 0 and _private_cache.exists()
     rows = assert_all_valid(art.file("train.csv"))
     report = json.loads(art.file("report.json").read_text(encoding="utf-8"))
@@ -545,7 +546,7 @@ def test_pipeline_backtranslate_then_cache_reuse(tmp_path: Path, _private_cache:
     assert report["similarity"]["threshold"] == 0.9
     assert report["backtranslate"]["cache"] == str(_private_cache)
     second = LowTranslator()
-    art2 = run_augment(split=split, root=tmp_path, methods=["backtranslate"], translator=second, embedder=FakeEmbedder(), seed=1)
+    art2 = run_augment(AugmentConfig(split=split, root=tmp_path, method=["backtranslate"], seed=1), translator=second, embedder=FakeEmbedder())
     assert second.calls == 0  # everything came from the cache
     assert art2.file("train.csv").read_bytes() == art.file("train.csv").read_bytes()
     report2 = json.loads(art2.file("report.json").read_text(encoding="utf-8"))
@@ -557,10 +558,7 @@ def test_network_lost_mid_run_keeps_cache_and_next_run_resumes(tmp_path: Path, _
     n_train = len(read_dataset(split / "train.csv").examples)
     sleeps: list[float] = []
     plan = {"die_after": 50}
-    art = run_augment(
-        split=split, root=tmp_path, methods=["backtranslate", "aeda"], translator=fake_deep(plan, sleeps, max_tries=3),
-        min_similarity=0, batch_size=8, seed=1,
-    )  # fmt: skip
+    art = run_augment(AugmentConfig(split=split, root=tmp_path, method=["backtranslate", "aeda"], min_similarity=0, batch_size=8, seed=1), translator=fake_deep(plan, sleeps, max_tries=3))
     report = json.loads(art.file("report.json").read_text(encoding="utf-8"))
     assert "unreachable after 3 tries" in report["interrupted"]
     assert art.manifest["interrupted"] == report["interrupted"]
@@ -574,18 +572,12 @@ def test_network_lost_mid_run_keeps_cache_and_next_run_resumes(tmp_path: Path, _
     assert rows_by_method(art.file("train.csv"))["aeda"]  # the other method still ran
 
     resumed = ReverseTranslator()
-    art2 = run_augment(
-        split=split, root=tmp_path, methods=["backtranslate", "aeda"], translator=replace_name(resumed, "google"),
-        min_similarity=0, batch_size=8, seed=1,
-    )  # fmt: skip
+    art2 = run_augment(AugmentConfig(split=split, root=tmp_path, method=["backtranslate", "aeda"], min_similarity=0, batch_size=8, seed=1), translator=replace_name(resumed, "google"))
     report2 = json.loads(art2.file("report.json").read_text(encoding="utf-8"))
     assert report2["interrupted"] is None
     assert report2["backtranslate"]["translations_requested"] == resumed.texts == 2 * n_train - 50
     fresh = ReverseTranslator()
-    art3 = run_augment(
-        split=split, root=tmp_path, methods=["backtranslate", "aeda"], translator=fresh, min_similarity=0, batch_size=8, seed=1,
-        cache=tmp_path / "fresh.sqlite",
-    )  # fmt: skip
+    art3 = run_augment(AugmentConfig(split=split, root=tmp_path, method=["backtranslate", "aeda"], min_similarity=0, batch_size=8, seed=1, cache=tmp_path / "fresh.sqlite"), translator=fresh)
     assert art3.file("train.csv").read_bytes() == art2.file("train.csv").read_bytes()
 
 
@@ -615,8 +607,8 @@ def test_backtranslate_needs_an_embedder_for_filtering(tmp_path: Path, kre) -> N
 
 def test_stacking_on_an_augments_artifact(tmp_path: Path) -> None:
     split = make_split(tmp_path, n=80)
-    first = run_augment(split=split, root=tmp_path, methods=["entity-swap"], seed=1)
-    second = run_augment(split="augments/latest", root=tmp_path, methods=["aeda"], seed=1)
+    first = run_augment(AugmentConfig(split=split, root=tmp_path, method=["entity-swap"], seed=1))
+    second = run_augment(AugmentConfig(split="augments/latest", root=tmp_path, method=["aeda"], seed=1))
     rows = assert_all_valid(second.file("train.csv"))
     originals = {e.id for e in read_dataset(split / "train.csv").examples}
     for e in rows:

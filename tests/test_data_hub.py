@@ -154,7 +154,7 @@ def test_tapt_texts_from_hub(klue_dir: Path, tmp_path: Path) -> None:
 
 
 def test_train_test_and_predict_read_hub_sources(kre, tiny_model: Path, klue_dir: Path, tmp_path: Path) -> None:
-    from kre.training.run import train
+    from kre.training.training_run import train
     from test_train import make_split, tiny_config
 
     root = tmp_path / "root"

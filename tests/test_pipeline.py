@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,22 +27,22 @@ phase = "train"
 args = ["@split"]
 [step.options]
 lr = 0.001
-method = ["a", "b"]
+trainer = ["logging_steps=3", "optim=adafactor"]
 """
 
 
 class FakeKre:
-    """Stands in for the kre app: records command lines and publishes one artifact per call."""
+    """Stands in for the phase functions: records (phase, config) and publishes one artifact per call."""
 
     def __init__(self, root: Path) -> None:
-        self.calls: list[list[str]] = []
+        self.calls: list[tuple[str, Any]] = []
         self.store = ArtifactStore(root)
 
-    def __call__(self, argv: list[str]) -> int:
-        self.calls.append(argv)
-        with self.store.create(PHASE_KINDS[argv[0]], argv[0], params={"argv": argv}) as b:
-            (b.path / "out.txt").write_text(" ".join(argv))
-        return 0
+    def __call__(self, phase: str, config: Any) -> Any:
+        self.calls.append((phase, config))
+        with self.store.create(PHASE_KINDS[phase], phase, params={"config": repr(config)}) as b:
+            (b.path / "out.txt").write_text(repr(config))
+        return b.published
 
 
 def _setup(tmp_path: Path, text: str = PIPE) -> tuple[Path, FakeKre]:
@@ -53,52 +54,55 @@ def _setup(tmp_path: Path, text: str = PIPE) -> tuple[Path, FakeKre]:
 
 def test_runs_then_skips_unchanged(tmp_path: Path) -> None:
     pipe, fake = _setup(tmp_path)
-    first = run_pipeline(load_pipeline(pipe), invoke=fake)
+    first = run_pipeline(load_pipeline(pipe), runner=fake)
     assert [r.status for r in first] == ["ran", "ran"]
-    split_argv, train_argv = fake.calls
-    assert split_argv[:2] == ["split", str(tmp_path / "data.csv")] and "--dedupe" in split_argv and "--seed" in split_argv
-    assert train_argv[1] == str(tmp_path / "art" / "splits" / "0001-split")
-    assert train_argv[train_argv.index("--method") + 1] == "a" and train_argv.count("--method") == 2
-    second = run_pipeline(load_pipeline(pipe), invoke=fake)
+    (split_phase, split_cfg), (train_phase, train_job) = fake.calls
+    assert split_phase == "split" and split_cfg.data == str(tmp_path / "data.csv") and split_cfg.dedupe and split_cfg.seed == 1
+    assert Path(split_cfg.root) == tmp_path / "art"
+    assert train_phase == "train" and train_job.data == str(tmp_path / "art" / "splits" / "0001-split")
+    assert train_job.config.lr == 0.001 and train_job.config.trainer == {"logging_steps": 3, "optim": "adafactor"}
+    second = run_pipeline(load_pipeline(pipe), runner=fake)
     assert [r.status for r in second] == ["skipped", "skipped"] and len(fake.calls) == 2
 
 
 def test_changed_input_reruns_it_and_downstream(tmp_path: Path) -> None:
     pipe, fake = _setup(tmp_path)
-    run_pipeline(load_pipeline(pipe), invoke=fake)
+    run_pipeline(load_pipeline(pipe), runner=fake)
     (tmp_path / "data.csv").write_text("v2")
-    again = run_pipeline(load_pipeline(pipe), invoke=fake)
+    again = run_pipeline(load_pipeline(pipe), runner=fake)
     assert [r.status for r in again] == ["ran", "ran"]
     assert again[0].artifact == "splits/0002-split" and again[1].artifact == "runs/0002-train"
 
 
 def test_changed_option_reruns_only_that_step(tmp_path: Path) -> None:
     pipe, fake = _setup(tmp_path)
-    run_pipeline(load_pipeline(pipe), invoke=fake)
+    run_pipeline(load_pipeline(pipe), runner=fake)
     pipe.write_text(PIPE.replace("lr = 0.001", "lr = 0.002"))
-    again = run_pipeline(load_pipeline(pipe), invoke=fake)
+    again = run_pipeline(load_pipeline(pipe), runner=fake)
     assert [r.status for r in again] == ["skipped", "ran"]
 
 
 def test_damaged_artifact_and_force_rerun(tmp_path: Path) -> None:
     pipe, fake = _setup(tmp_path)
-    first = run_pipeline(load_pipeline(pipe), invoke=fake)
+    first = run_pipeline(load_pipeline(pipe), runner=fake)
     (tmp_path / "art" / first[1].artifact / "out.txt").write_text("tampered")
-    assert [r.status for r in run_pipeline(load_pipeline(pipe), invoke=fake)] == ["skipped", "ran"]
-    assert [r.status for r in run_pipeline(load_pipeline(pipe), invoke=fake, force=["split"])] == ["ran", "ran"]
-    dry = run_pipeline(load_pipeline(pipe), invoke=fake, dry_run=True, force=["*"])
+    assert [r.status for r in run_pipeline(load_pipeline(pipe), runner=fake)] == ["skipped", "ran"]
+    assert [r.status for r in run_pipeline(load_pipeline(pipe), runner=fake, force=["split"])] == ["ran", "ran"]
+    dry = run_pipeline(load_pipeline(pipe), runner=fake, dry_run=True, force=["*"])
     assert [r.status for r in dry] == ["would-run", "would-run"] and len(fake.calls) == 5
 
 
 def test_failed_step_keeps_finished_ones(tmp_path: Path) -> None:
     pipe, fake = _setup(tmp_path)
 
-    def failing(argv: list[str]) -> int:
-        return fake(argv) if argv[0] == "split" else 1
+    def failing(phase: str, config: Any) -> Any:
+        if phase == "split":
+            return fake(phase, config)
+        raise KreError("no model")
 
-    with pytest.raises(KreError, match="step train failed"):
-        run_pipeline(load_pipeline(pipe), invoke=failing)
-    assert [r.status for r in run_pipeline(load_pipeline(pipe), invoke=fake)] == ["skipped", "ran"]
+    with pytest.raises(KreError, match="step train \\(train\\) failed: no model"):
+        run_pipeline(load_pipeline(pipe), runner=failing)
+    assert [r.status for r in run_pipeline(load_pipeline(pipe), runner=fake)] == ["skipped", "ran"]
 
 
 @pytest.mark.parametrize(
@@ -110,6 +114,7 @@ def test_failed_step_keeps_finished_ones(tmp_path: Path) -> None:
         ("root = 1\n", "no \\[\\[step\\]\\] tables"),
         ("[[step]\n", "not valid TOML"),
         ("[[step]]\nphase = 'split'\nopts = 1\n", "unknown key"),
+        ("[[step]]\nphase = 'split'\n[step.options]\nvalid_siz = 0.2\n", "unknown option 'valid-siz'"),
     ],
 )
 def test_bad_pipeline_files(tmp_path: Path, text: str, message: str) -> None:

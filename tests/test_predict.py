@@ -11,7 +11,7 @@ from helpers import synth_examples, unlabeled, write_examples
 from kre.artifacts import ArtifactStore, load_artifact
 from kre.data.probs import read_probs
 from kre.metrics import evaluate
-from kre.training.run import train
+from kre.training.training_run import train
 from test_train import make_split, tiny_config
 
 

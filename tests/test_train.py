@@ -17,7 +17,7 @@ from kre.artifacts import ArtifactStore, load_artifact
 from kre.data.probs import read_probs
 from kre.errors import TrainingError
 from kre.training.config import TrainConfig
-from kre.training.run import train
+from kre.training.training_run import train
 
 RUN_FILES = {"manifest.json", "metrics.json", "valid_probs.csv", "confusion.png", "learning_curve.png"}
 
@@ -446,7 +446,7 @@ def test_report_to_sends_every_evaluation(tiny_model: Path, tmp_path: Path, monk
     import transformers.trainer as hf_trainer
     from transformers import TrainerCallback
 
-    import kre.training.run as run_mod
+    import kre.training.training_run as run_mod
 
     calls: list[tuple] = []
     asked: list = []

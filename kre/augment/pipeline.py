@@ -7,7 +7,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from . import backtranslate as bt_mod
 from . import swap as swap_mod
 from . import undersample as us_mod
 from .cache import CachedTranslator, TranslationCache
+from .config import AugmentConfig
 from .common import AUG_METHOD, AUG_PARENT, MethodStats, row_problem
 from .embedders import Embedder, SentenceTransformerEmbedder
 from .translators import TranslationError, Translator, make_translator
@@ -31,35 +32,29 @@ INPUT_KINDS = ("splits", "augments")
 _CHUNK = 1000
 
 
-def _check_options(
-    methods: Sequence[str],
-    labels: LabelSet,
-    only_labels: Sequence[str] | None,
-    max_per_label: int | None,
-    n_per_example: int,
-    min_similarity: float,
-    pivots: Sequence[str],
-    undersample_label: str,
-) -> list[str]:
-    methods = list(dict.fromkeys(methods))
+def check_options(config: AugmentConfig, labels: LabelSet) -> list[str]:
+    """The methods to run (deduplicated, in order); ConfigError for an impossible option before any work."""
+    methods = list(dict.fromkeys(config.method))
     if not methods:
         raise ConfigError("no augmentation method given", hint=f"use --method with one of: {', '.join(METHODS)}")
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ConfigError(f"unknown method(s): {', '.join(unknown)}", hint=f"methods: {', '.join(METHODS)}")
-    bad = [lab for lab in only_labels or () if lab not in labels]
+    bad = [lab for lab in config.label_filter or () if lab not in labels]
     if bad:
         raise ConfigError(f"--only-labels: unknown label(s): {', '.join(bad)}", hint="labels are KLUE names such as per:origin")
-    if max_per_label is not None and max_per_label < 1:
+    if config.max_per_label is not None and config.max_per_label < 1:
         raise ConfigError("--max-per-label must be at least 1")
-    if n_per_example < 1:
+    if config.n_per_example < 1:
         raise ConfigError("--n-per-example must be at least 1")
-    if not -1 <= min_similarity <= 1:
+    if not -1 <= config.min_similarity <= 1:
         raise ConfigError("--min-similarity must be between -1 and 1")
-    if bt_mod.METHOD in methods and not pivots:
+    if bt_mod.METHOD in methods and not config.pivots:
         raise ConfigError("backtranslate needs at least one --pivot language")
-    if us_mod.METHOD in methods and undersample_label not in labels:
-        raise ConfigError(f"--undersample-label: unknown label '{undersample_label}'")
+    if us_mod.METHOD in methods:
+        if config.undersample_label not in labels:
+            raise ConfigError(f"--undersample-label: unknown label '{config.undersample_label}'")
+        us_mod.cap_for(0, 0, max_count=config.max_count, max_ratio=config.max_ratio)
     return methods
 
 
@@ -152,31 +147,11 @@ def _run_local_method(
 
 
 def run_augment(
+    config: AugmentConfig,
     *,
-    split: str | Path,
-    root: str | Path = ".",
-    methods: Sequence[str],
-    seed: int = 42,
-    only_labels: Sequence[str] | None = None,
-    max_per_label: int | None = None,
-    n_per_example: int = 1,
-    labels: LabelSet | None = None,
-    slug: str | None = None,
     translator: Translator | None = None,
-    translator_name: str = "google",
-    pivots: Sequence[str] = ("en",),
-    source_lang: str = "ko",
-    min_similarity: float = 0.9,
-    embedder: Embedder | str | Path | None = None,
-    cache: str | Path | None = None,
-    max_tries: int = 5,
-    batch_size: int = 32,
-    timeout: float | None = 30.0,
-    swap_role: str = "either",
-    aeda_ratio: float = 0.3,
-    undersample_label: str = "no_relation",
-    max_count: int | None = None,
-    max_ratio: float | None = None,
+    embedder: Embedder | None = None,
+    labels: LabelSet | None = None,
 ) -> Artifact:
     """Augment the training rows of a `splits/` (or `augments/`) artifact and publish `augments/<id>/`.
 
@@ -184,136 +159,163 @@ def run_augment(
     only removes rows); new rows that duplicate an existing row are dropped. Validation
     rows are never touched: valid.csv (and folds.csv) are copied byte for byte.
 
-    Args:
-        split: artifact reference (folder, `splits/latest`, `augments/NNNN`, ...).
-        methods: any of backtranslate, entity-swap, aeda, undersample.
-        only_labels: only rows with these labels are augmented.
-        max_per_label: at most this many new rows per label (over all methods).
-        n_per_example: new rows per original row for entity-swap and aeda.
-        translator: a `Translator` (default: the deep-translator service `translator_name`);
-            it is always used through the SQLite cache at `cache` (default: user cache dir).
-        embedder: an `Embedder`, or the name/folder of a sentence-transformers model.
-    Raises:
-        KreError: bad options, a bad input artifact or file (nothing is published).
+    `translator` / `embedder` replace the ones the config names (the translator is always
+    used through the SQLite cache); `labels` replaces the label map file `config.labels`.
+    Raises KreError for bad options or a bad input artifact or file (nothing is published).
     """
     started = time.perf_counter()
-    labels = labels or DEFAULT_LABELS
-    methods = _check_options(methods, labels, only_labels, max_per_label, n_per_example, min_similarity, pivots, undersample_label)
-    if us_mod.METHOD in methods:
-        us_mod.cap_for(0, 0, max_count=max_count, max_ratio=max_ratio)  # option check before any work
-    store = ArtifactStore(root)
-    source_art = store.resolve(split)
+    labels = labels or (LabelSet.load(config.labels) if config.labels else DEFAULT_LABELS)
+    methods = check_options(config, labels)
+    source_art, originals = read_training_rows(config, labels)
+    stats: dict[str, MethodStats] = {m: MethodStats() for m in methods}
+    rows = undersample_rows(originals, config, methods, stats)
+    made = make_new_rows(rows, config, methods, labels, stats, translator=translator, embedder=embedder)
+    final = checked_rows(rows + made.rows, labels)
+    report = _report(source_art, originals, rows, made.rows, stats, methods, made.scores, config.min_similarity,
+                     made.backtranslate, made.interrupted)
+    return publish_augment(config, source_art, final, report, augment_params(config, methods, made), stats, made, started)
+
+
+@dataclass
+class NewRows:
+    """What the generating methods made: accepted new rows, back-translation similarity scores and report."""
+
+    rows: list[Example] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    backtranslate: dict[str, Any] = field(default_factory=dict)
+    interrupted: str | None = None
+
+
+def read_training_rows(config: AugmentConfig, labels: LabelSet) -> tuple[Artifact, list[Example]]:
+    """The input artifact and its train.csv rows (with empty augmentation columns on original rows)."""
+    source_art = ArtifactStore(config.root).resolve(config.split)
     if source_art.kind not in INPUT_KINDS:
         raise ConfigError(f"{source_art.path}: is a '{source_art.kind}' artifact; augment needs a splits/ or augments/ artifact")
-    train_path, valid_path = source_art.file("train.csv"), source_art.file("valid.csv")
-    originals = read_dataset(train_path, labels=labels, strict=True, require_labels=True).examples
+    originals = read_dataset(source_art.file("train.csv"), labels=labels, strict=True, require_labels=True).examples
     originals = [
         replace(e, extra={**e.extra, AUG_METHOD: e.extra.get(AUG_METHOD, ""), AUG_PARENT: e.extra.get(AUG_PARENT, "")})
         for e in originals
     ]
     console.info(f"Read {len(originals)} training rows from {source_art.id}")
+    return source_art, originals
 
-    stats: dict[str, MethodStats] = {m: MethodStats() for m in methods}
-    rows = originals
-    if us_mod.METHOD in methods:
-        t0 = time.perf_counter()
-        rows = us_mod.undersample(
-            rows, label=undersample_label, max_count=max_count, max_ratio=max_ratio, seed=seed, stats=stats[us_mod.METHOD]
-        )
-        stats[us_mod.METHOD].seconds = time.perf_counter() - t0
 
-    wanted = set(only_labels) if only_labels else None
-    parents = [e for e in rows if wanted is None or e.label in wanted]
-    parents = _limit_parents(parents, max_per_label, seed)
+def undersample_rows(rows: list[Example], config: AugmentConfig, methods: Sequence[str], stats: dict[str, MethodStats]) -> list[Example]:
+    """The rows after `undersample` (unchanged without it)."""
+    if us_mod.METHOD not in methods:
+        return rows
+    t0 = time.perf_counter()
+    out = us_mod.undersample(rows, label=config.undersample_label, max_count=config.max_count, max_ratio=config.max_ratio,
+                             seed=config.seed, stats=stats[us_mod.METHOD])
+    stats[us_mod.METHOD].seconds = time.perf_counter() - t0
+    return out
+
+
+def make_new_rows(
+    rows: list[Example],
+    config: AugmentConfig,
+    methods: Sequence[str],
+    labels: LabelSet,
+    stats: dict[str, MethodStats],
+    *,
+    translator: Translator | None,
+    embedder: Embedder | None,
+) -> NewRows:
+    """Run each generating method on the chosen parents; keep valid, non-duplicate rows, at most --max-per-label."""
+    wanted = config.label_filter
+    parents = [e for e in rows if not wanted or e.label in wanted]
+    parents = _limit_parents(parents, config.max_per_label, config.seed)
     seen_keys = {e.input_key() for e in rows}
     seen_ids = {e.id for e in rows}
-    new_rows: list[Example] = []
-    scores: list[float] = []
-    bt_report: dict[str, Any] = {}
-    interrupted: str | None = None
-
+    made = NewRows()
     for method in methods:
         if method == us_mod.METHOD:
             continue
         t0 = time.perf_counter()
         st = stats[method]
         if method == bt_mod.METHOD:
-            out, scores, bt_report, interrupted = _run_backtranslate(
-                parents,
-                st,
-                translator=translator,
-                translator_name=translator_name,
-                pivots=pivots,
-                source_lang=source_lang,
-                min_similarity=min_similarity,
-                embedder=embedder,
-                cache=cache,
-                max_tries=max_tries,
-                batch_size=batch_size,
-                timeout=timeout,
+            out, made.scores, made.backtranslate, made.interrupted = _run_backtranslate(
+                parents, st, translator=translator, translator_name=config.translator, pivots=config.pivots,
+                source_lang=config.source_lang, min_similarity=config.min_similarity,
+                embedder=embedder if embedder is not None else config.embedder, cache=config.cache,
+                max_tries=config.max_tries, batch_size=config.batch_size, timeout=config.timeout_s,
             )
         else:
-            out = _run_local_method(
-                method, parents, st, all_rows=rows, n_per_example=n_per_example, seed=seed, swap_role=swap_role, aeda_ratio=aeda_ratio
-            )
-        accepted = _accept(out, st, labels, seen_keys, seen_ids)
-        new_rows += accepted
+            out = _run_local_method(method, parents, st, all_rows=rows, n_per_example=config.n_per_example, seed=config.seed,
+                                    swap_role=config.swap_role, aeda_ratio=config.aeda_ratio)
+        made.rows += _accept(out, st, labels, seen_keys, seen_ids)
         st.seconds = time.perf_counter() - t0
-    new_rows = _cap_new_rows(new_rows, max_per_label, seed, stats)
+    made.rows = _cap_new_rows(made.rows, config.max_per_label, config.seed, stats)
     for method, st in stats.items():
         if method != us_mod.METHOD:
-            st.kept = sum(1 for e in new_rows if e.extra[AUG_METHOD] == method)
+            st.kept = sum(1 for e in made.rows if e.extra[AUG_METHOD] == method)
+    return made
 
-    final = rows + new_rows
-    for ex in final:  # every output row must be valid; a failure here is a bug, not bad input
+
+def checked_rows(final: list[Example], labels: LabelSet) -> list[Example]:
+    """Every output row must be valid with a unique id; a failure here is a bug, not bad input."""
+    for ex in final:
         problem = row_problem(ex, labels)
         if problem is not None:
             raise KreError(f"internal error: augmented row {ex.id} is invalid ({problem})", hint="please report this")
     if len({ex.id for ex in final}) != len(final):
         raise KreError("internal error: augmented rows with duplicate ids", hint="please report this")
+    return final
 
-    report = _report(source_art, originals, rows, new_rows, stats, methods, scores, min_similarity, bt_report, interrupted)
-    params = {
-        "methods": methods,
-        "seed": seed,
-        "only_labels": sorted(wanted) if wanted else None,
-        "max_per_label": max_per_label,
-        "n_per_example": n_per_example,
+
+def augment_params(config: AugmentConfig, methods: Sequence[str], made: NewRows) -> dict[str, Any]:
+    """The manifest params: the options that decided the result, per method used."""
+    wanted = config.label_filter
+    params: dict[str, Any] = {
+        "methods": list(methods),
+        "seed": config.seed,
+        "only_labels": sorted(set(wanted)) if wanted else None,
+        "max_per_label": config.max_per_label,
+        "n_per_example": config.n_per_example,
     }
     if bt_mod.METHOD in methods:
-        params.update(
-            translator=bt_report.get("translator"),
-            pivots=list(pivots),
-            source_lang=source_lang,
-            min_similarity=min_similarity,
-            embedder=bt_report.get("embedder"),
-        )
+        params.update(translator=made.backtranslate.get("translator"), pivots=list(config.pivots), source_lang=config.source_lang,
+                      min_similarity=config.min_similarity, embedder=made.backtranslate.get("embedder"))
     if swap_mod.METHOD in methods:
-        params["swap_role"] = swap_role
+        params["swap_role"] = config.swap_role
     if aeda_mod.METHOD in methods:
-        params["aeda_ratio"] = aeda_ratio
+        params["aeda_ratio"] = config.aeda_ratio
     if us_mod.METHOD in methods:
-        params.update(undersample_label=undersample_label, max_count=max_count, max_ratio=max_ratio)
+        params.update(undersample_label=config.undersample_label, max_count=config.max_count, max_ratio=config.max_ratio)
+    return params
+
+
+def publish_augment(
+    config: AugmentConfig,
+    source_art: Artifact,
+    final: list[Example],
+    report: dict[str, Any],
+    params: dict[str, Any],
+    stats: dict[str, MethodStats],
+    made: NewRows,
+    started: float,
+) -> Artifact:
+    """Write train.csv, copy valid.csv (and folds.csv), report.json and the plot; publish atomically."""
+    from .plots import plot_summary
 
     extra_columns = [k for k in dict.fromkeys(k for e in final for k in e.extra) if k not in (AUG_METHOD, AUG_PARENT)]
     extra_columns += [AUG_METHOD, AUG_PARENT]
-    from .plots import plot_summary
-
-    with store.create("augments", slug or "-".join(methods), params=params, seed=seed) as b:
+    store = ArtifactStore(config.root)
+    with store.create("augments", config.name or "-".join(params["methods"]), params=params, seed=config.seed) as b:
         b.add_input_artifact(source_art, "split")
-        out_train = b.path / "train.csv"
-        write_csv(out_train, final, extra_columns=extra_columns)
-        shutil.copyfile(valid_path, b.path / "valid.csv")
+        write_csv(b.path / "train.csv", final, extra_columns=extra_columns)
+        shutil.copyfile(source_art.file("valid.csv"), b.path / "valid.csv")
         if source_art.has("folds.csv"):
             shutil.copyfile(source_art.file("folds.csv"), b.path / "folds.csv")
         report["duration_s"] = round(time.perf_counter() - started, 3)
         write_json(b.path / "report.json", report)
-        plot_summary(b.path / "similarity.png", scores=scores, threshold=min_similarity if scores else None, stats=stats)
-        b.metrics.update(rows_original=len(originals), rows_new=len(new_rows), rows_total=len(final))
+        plot_summary(b.path / "similarity.png", scores=made.scores, threshold=config.min_similarity if made.scores else None, stats=stats)
+        b.metrics.update(rows_original=report["rows"]["original"],
+                         rows_new=len(made.rows), rows_total=len(final))
         b.metrics.update({f"kept_{m}": st.kept for m, st in stats.items()})
         b.info["duration_s"] = report["duration_s"]
-        if interrupted:
-            b.info["interrupted"] = interrupted
+        if made.interrupted:
+            b.info["interrupted"] = made.interrupted
     artifact = b.published
     assert artifact is not None
     return artifact

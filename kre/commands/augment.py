@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ..augment.config import HELP
 from ._common import ConfigOpt, LabelsOpt, RootOpt, SeedOpt, SlugOpt, cli_errors, load_config, merge_config
 
 
@@ -28,48 +29,41 @@ def _value(v: object) -> object:
     return v.value if isinstance(v, Enum) else v
 
 
-def _split_labels(values: list[str] | None) -> list[str] | None:
-    if not values:
-        return None
-    return [p.strip() for v in values for p in str(v).split(",") if p.strip()]
-
-
 @cli_errors
 def augment_cli(
     ctx: typer.Context,
-    split: Annotated[str, typer.Argument(help="A splits/ or augments/ artifact: folder, splits/latest, splits/NNNN.")],
+    split: Annotated[str, typer.Argument(help=HELP["split"])],
     method: Annotated[
         list[Method] | None,
-        typer.Option("--method", "-m", help="Method to apply; repeat to combine (backtranslate, entity-swap, aeda, undersample)."),
+        typer.Option("--method", "-m", help=HELP["method"]),
     ] = None,
     only_labels: Annotated[
-        list[str] | None, typer.Option("--only-labels", help="Augment only rows with these labels (repeat or comma-separate).")
+        list[str] | None, typer.Option("--only-labels", help=HELP["only_labels"])
     ] = None,
-    max_per_label: Annotated[int | None, typer.Option("--max-per-label", help="At most this many new rows per label.", min=1)] = None,
-    n_per_example: Annotated[int, typer.Option("--n-per-example", help="New rows per original row (entity-swap, aeda).", min=1)] = 1,
+    max_per_label: Annotated[int | None, typer.Option("--max-per-label", help=HELP["max_per_label"], min=1)] = None,
+    n_per_example: Annotated[int, typer.Option("--n-per-example", help=HELP["n_per_example"], min=1)] = 1,
     translator: Annotated[
         str,
         typer.Option(
             "--translator",
-            help="google or mymemory (web services, no API key), or local:MODEL_OR_PATH: a local seq2seq model through "
-            "transformers (NLLB/M2M100 folder or hub id, or one Marian model per direction: local:Helsinki-NLP/opus-mt-{src}-{tgt}); batched, on the GPU when there is one.",
+            help=HELP["translator"],
         ),
     ] = "google",
-    pivot: Annotated[list[str] | None, typer.Option("--pivot", help="Pivot language(s) for back-translation (default en).")] = None,
-    source_lang: Annotated[str, typer.Option("--source-lang", help="Language of the data.")] = "ko",
-    min_similarity: Annotated[float, typer.Option("--min-similarity", help="Keep round trips with cosine >= this.")] = 0.9,
-    embedder: Annotated[str | None, typer.Option("--embedder", help="Sentence-embedding model folder or hub id for the similarity filter.")] = None,
+    pivot: Annotated[list[str] | None, typer.Option("--pivot", help=HELP["pivot"])] = None,
+    source_lang: Annotated[str, typer.Option("--source-lang", help=HELP["source_lang"])] = "ko",
+    min_similarity: Annotated[float, typer.Option("--min-similarity", help=HELP["min_similarity"])] = 0.9,
+    embedder: Annotated[str | None, typer.Option("--embedder", help=HELP["embedder"])] = None,
     cache: Annotated[
-        Path | None, typer.Option("--cache", help="SQLite translation cache (default $KRE_CACHE or ~/.cache/kre/translations.sqlite).", dir_okay=False)
+        Path | None, typer.Option("--cache", help=HELP["cache"], dir_okay=False)
     ] = None,
-    max_tries: Annotated[int, typer.Option("--max-tries", help="Tries per translation on rate limits / network errors.", min=1)] = 5,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Texts per translation batch (each batch is committed to the cache).", min=1)] = 32,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds before one translation request counts as failed.")] = 30.0,
-    swap_role: Annotated[SwapRole, typer.Option("--swap-role", help="Which entity entity-swap replaces.")] = SwapRole.either,
-    aeda_ratio: Annotated[float, typer.Option("--aeda-ratio", help="AEDA inserts 1..ratio*words punctuation marks.", min=0.0, max=1.0)] = 0.3,
-    undersample_label: Annotated[str, typer.Option("--undersample-label", help="Label that undersample caps.")] = "no_relation",
-    max_count: Annotated[int | None, typer.Option("--max-count", help="undersample: keep at most this many rows of the label.", min=0)] = None,
-    max_ratio: Annotated[float | None, typer.Option("--max-ratio", help="undersample: the label's largest share of the resulting train.csv (0-1).")] = None,
+    max_tries: Annotated[int, typer.Option("--max-tries", help=HELP["max_tries"], min=1)] = 5,
+    batch_size: Annotated[int, typer.Option("--batch-size", help=HELP["batch_size"], min=1)] = 32,
+    timeout: Annotated[float, typer.Option("--timeout", help=HELP["timeout"])] = 30.0,
+    swap_role: Annotated[SwapRole, typer.Option("--swap-role", help=HELP["swap_role"])] = SwapRole.either,
+    aeda_ratio: Annotated[float, typer.Option("--aeda-ratio", help=HELP["aeda_ratio"], min=0.0, max=1.0)] = 0.3,
+    undersample_label: Annotated[str, typer.Option("--undersample-label", help=HELP["undersample_label"])] = "no_relation",
+    max_count: Annotated[int | None, typer.Option("--max-count", help=HELP["max_count"], min=0)] = None,
+    max_ratio: Annotated[float | None, typer.Option("--max-ratio", help=HELP["max_ratio"])] = None,
     seed: SeedOpt = 42,
     root: RootOpt = Path("."),
     labels: LabelsOpt = None,
@@ -83,9 +77,8 @@ def augment_cli(
     with cosine similarity >= --min-similarity, and caches every translation so a re-run resumes.
     """
     from .. import console
-    from ..augment import run_augment
     from ..augment.pipeline import growth_message
-    from ..labels import LabelSet
+    from ..phases.augment import AugmentConfig, augment
 
     values = dict(
         method=method, only_labels=only_labels, max_per_label=max_per_label, n_per_example=n_per_example,
@@ -95,33 +88,9 @@ def augment_cli(
         seed=seed, root=root, labels=labels, name=name,
     )  # fmt: skip
     v = merge_config(ctx, load_config(config), values)
-    methods = [str(_value(m)) for m in (v["method"] or [])]
-    label_set = LabelSet.load(v["labels"]) if v["labels"] else None
-    artifact = run_augment(
-        split=split,
-        root=Path(v["root"]),
-        methods=methods,
-        seed=int(v["seed"]),
-        only_labels=_split_labels(v["only_labels"]),
-        max_per_label=v["max_per_label"],
-        n_per_example=int(v["n_per_example"]),
-        labels=label_set,
-        slug=v["name"],
-        translator_name=str(_value(v["translator"])),
-        pivots=list(v["pivot"] or ["en"]),
-        source_lang=v["source_lang"],
-        min_similarity=float(v["min_similarity"]),
-        embedder=v["embedder"],
-        cache=Path(v["cache"]) if v["cache"] else None,
-        max_tries=int(v["max_tries"]),
-        batch_size=int(v["batch_size"]),
-        timeout=float(v["timeout"]) if v["timeout"] and float(v["timeout"]) > 0 else None,
-        swap_role=str(_value(v["swap_role"])),
-        aeda_ratio=float(v["aeda_ratio"]),
-        undersample_label=v["undersample_label"],
-        max_count=v["max_count"],
-        max_ratio=v["max_ratio"],
-    )
+    v["method"] = [str(_value(m)) for m in (v["method"] or [])]
+    v["swap_role"] = str(_value(v["swap_role"]))
+    artifact = augment(AugmentConfig(split=split, **v))
     import json
 
     report = json.loads(artifact.file("report.json").read_text(encoding="utf-8"))

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ..phases.eda import HELP
 from ._common import LabelsOpt, RootOpt, SeedOpt, SlugOpt, cli_errors
 
 
@@ -15,15 +16,15 @@ from ._common import LabelsOpt, RootOpt, SeedOpt, SlugOpt, cli_errors
 def eda_cli(
     data: Annotated[
         list[Path],
-        typer.Argument(help="Data files (CSV, KLUE JSON, JSONL) or hub:NAME[:CONFIG[:SPLIT]] sources: e.g. train.csv test_data.csv.", show_default=False),
+        typer.Argument(help=HELP["data"], show_default=False),
     ],
     model: Annotated[
         str | None,
-        typer.Option("--model", help="Tokenizer for lengths in tokens: a local model folder, tapt/<id>, or a hub id."),
+        typer.Option("--model", help=HELP["model"]),
     ] = None,
     adversarial: Annotated[
         bool,
-        typer.Option("--adversarial/--no-adversarial", help="Tell each compared file from the reference with a classifier (ROC AUC, n-grams, sources)."),
+        typer.Option("--adversarial/--no-adversarial", help=HELP["adversarial"]),
     ] = True,
     seed: SeedOpt = 0,
     labels: LabelsOpt = None,
@@ -38,10 +39,10 @@ def eda_cli(
     and how well a classifier tells them apart (ROC AUC, n-grams, sources; --no-adversarial skips it).
     """
     from ..console import info, warn
-    from ..eda import run_eda
+    from ..phases.eda import EdaConfig, eda
     from ..eda.report import print_summary
 
-    artifact = run_eda(paths=data, root=root, labels=labels, model=model, name=name, adversarial=adversarial, seed=seed)
+    artifact = eda(EdaConfig(data=list(data), model=model, adversarial=adversarial, seed=seed, labels=labels, root=root, name=name))
     stats = json.loads(artifact.file("stats.json").read_text(encoding="utf-8"))
     print_summary(stats, artifact.id)
     if stats["totals"]["problems"]:

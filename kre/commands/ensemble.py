@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..phases.ensemble import HELP
 from ._common import LabelsOpt, RootOpt, SeedOpt, SlugOpt, cli_errors
 from ._output import print_wide_table
 
@@ -25,32 +26,32 @@ def ensemble_cli(
     members: Annotated[
         list[str],
         typer.Argument(
-            help="Members: probs.csv files, run / prediction folders, refs like runs/latest, or quoted globs ('runs/*/probs.csv').",
+            help=HELP["members"],
             show_default=False,
         ),
     ],
     method: Annotated[
         MethodChoice | None,
-        typer.Option("--method", help="soft (mean), weighted, hard (majority vote), rank (rank average) or stack (logistic-regression meta-model on the validation log-probabilities, cross-validated against soft). Default: weighted with --weights, else soft."),
+        typer.Option("--method", help=HELP["method"]),
     ] = None,
     weights: Annotated[
         str | None,
-        typer.Option("--weights", help="Member weights for weighted voting, e.g. 0.5,0.3,0.2 (normalised), or 'auto' (fitted on valid_probs.csv, cross-validated)."),
+        typer.Option("--weights", help=HELP["weights"]),
     ] = None,
     force_weights: Annotated[
-        bool, typer.Option("--force-weights", help="Keep auto-fitted weights even when cross-validation shows no gain over equal weights.")
+        bool, typer.Option("--force-weights", help=HELP["force_weights"])
     ] = False,
-    cv_folds: Annotated[int, typer.Option("--cv-folds", min=2, help="Folds of the cross-validation of --weights auto, --method stack and --calibrate.")] = 5,
-    stack_c: Annotated[float, typer.Option("--stack-c", help="--method stack: inverse L2 regularisation strength of the meta-model (smaller = stronger).")] = 20.0,
+    cv_folds: Annotated[int, typer.Option("--cv-folds", min=2, help=HELP["cv_folds"])] = 5,
+    stack_c: Annotated[float, typer.Option("--stack-c", help=HELP["stack_c"])] = 20.0,
     calibrate: Annotated[
-        bool, typer.Option("--calibrate", help="Fit one temperature on the validation probabilities (minimum NLL) and apply it to the test probabilities; reports NLL, ECE and AUPRC before/after.")
+        bool, typer.Option("--calibrate", help=HELP["calibrate"])
     ] = False,
     use_valid: Annotated[
-        bool, typer.Option("--valid/--no-valid", help="Use the members' valid_probs.csv for validation metrics (and --weights auto).")
+        bool, typer.Option("--valid/--no-valid", help=HELP["use_valid"])
     ] = True,
     folds: Annotated[
         bool,
-        typer.Option("--folds", help="Members are the fold runs of one k-fold training (kre train --folds K --fold i): average test probabilities, join validation rows out-of-fold."),
+        typer.Option("--folds", help=HELP["folds"]),
     ] = False,
     root: RootOpt = Path("."),
     name: SlugOpt = None,
@@ -64,29 +65,13 @@ def ensemble_cli(
     every member and of the ensemble. `--method stack` adds stacker.json (the meta-model)
     and `--calibrate` calibration.json (temperature, NLL / ECE / AUPRC before and after).
     """
-    from ..ensemble import run_ensemble
-    from ..ensemble.voting import parse_weights
-    from ..labels import LabelSet
+    from ..phases.ensemble import EnsembleConfig, ensemble
 
-    chosen = method.value if method is not None else ("weighted" if weights is not None else "soft")
-    parsed: list[float] | str | None = None
-    if weights is not None:
-        parsed = "auto" if weights.strip().lower() == "auto" else parse_weights(weights)
-    artifact = run_ensemble(
-        members=members,
-        root=root,
-        method=chosen,
-        weights=parsed,
-        name=name,
-        seed=seed,
-        labels=LabelSet.load(labels) if labels is not None else None,
-        cv_folds=cv_folds,
-        force_weights=force_weights,
-        use_valid=use_valid,
-        folds=folds,
-        stack_c=stack_c,
-        calibrate=calibrate,
-    )
+    artifact = ensemble(EnsembleConfig(
+        members=list(members), method=method.value if method is not None else None, weights=weights,
+        force_weights=force_weights, cv_folds=cv_folds, stack_c=stack_c, calibrate=calibrate, use_valid=use_valid,
+        folds=folds, root=root, name=name, labels=labels, seed=seed,
+    ))
     _report(artifact)
 
 

@@ -7,20 +7,21 @@ from typing import Annotated
 
 import typer
 
+from ..phases.errors import HELP
 from ._common import LabelsOpt, RootOpt, SlugOpt, cli_errors
 from ._output import print_wide_table
 
 
 @cli_errors
 def errors_cli(
-    source: Annotated[str, typer.Argument(help="A run, ensemble or prediction (on a labeled file): folder, runs/latest, ensembles/NNNN.")],
+    source: Annotated[str, typer.Argument(help=HELP["source"])],
     label: Annotated[
-        list[str] | None, typer.Option("--label", help="Show only confusions whose gold or predicted label is this (repeat for more).")
+        list[str] | None, typer.Option("--label", help=HELP["label"])
     ] = None,
-    min_count: Annotated[int, typer.Option("--min-count", min=1, help="Show only confusions with at least this many rows.")] = 1,
-    max_examples: Annotated[int, typer.Option("--max-examples", min=0, help="Sentences shown per confusion.")] = 5,
+    min_count: Annotated[int, typer.Option("--min-count", min=1, help=HELP["min_count"])] = 1,
+    max_examples: Annotated[int, typer.Option("--max-examples", min=0, help=HELP["max_examples"])] = 5,
     data: Annotated[
-        str | None, typer.Option("--data", help="Data file or splits/augments artifact holding the sentences (default: the one in the manifests).")
+        str | None, typer.Option("--data", help=HELP["data"])
     ] = None,
     root: RootOpt = Path("."),
     name: SlugOpt = None,
@@ -37,13 +38,10 @@ def errors_cli(
     from rich.markup import escape
 
     from ..console import result
-    from ..errors_report import run_errors
-    from ..labels import LabelSet
+    from ..phases.errors import ErrorsConfig, errors
 
-    artifact = run_errors(
-        source=source, root=root, data=data, labels=label, min_count=min_count, max_examples=max_examples,
-        label_set=LabelSet.load(labels) if labels is not None else None, name=name,
-    )
+    artifact = errors(ErrorsConfig(source=source, label=label, min_count=min_count, max_examples=max_examples, data=data,
+                                   root=root, name=name, labels=labels))
     report = json.loads(artifact.file("errors.json").read_text(encoding="utf-8"))
     top = sorted(report["confusions"], key=lambda c: (-c["f1_cost"], -c["count"]))[:10]
     rows = [[escape(c["gold"]), escape(c["pred"]), c["count"], f"{c['f1_cost']:.3f}"] for c in top]

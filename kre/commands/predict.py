@@ -7,26 +7,27 @@ from typing import Annotated
 
 import typer
 
+from ..phases.predict import HELP
 from ._common import RootOpt, SlugOpt, cli_errors
 
 
 @cli_errors
 def predict_cli(
-    run: Annotated[str, typer.Argument(help="A runs/ artifact: folder, runs/latest or runs/NNNN.")],
-    data: Annotated[Path, typer.Argument(help="Data file (competition CSV, KLUE JSON or JSONL); labels optional.", dir_okay=False)],
-    batch_size: Annotated[int, typer.Option(help="Inference batch size.")] = 128,
+    run: Annotated[str, typer.Argument(help=HELP["run"])],
+    data: Annotated[Path, typer.Argument(help=HELP["data"], dir_okay=False)],
+    batch_size: Annotated[int, typer.Option(help=HELP["batch_size"])] = 128,
     restrict_types: Annotated[
         bool | None,
-        typer.Option("--restrict-types/--no-restrict-types", help="Mask labels impossible for the subject type (default: as the run was trained)."),
+        typer.Option("--restrict-types/--no-restrict-types", help=HELP["restrict_types"]),
     ] = None,
     name: SlugOpt = None,
     root: RootOpt = Path("."),
 ) -> None:
     """Write predictions/<id>/probs.csv (submission format; fold models averaged for k-fold runs)."""
     from ..console import result
-    from ..training.predict import predict
+    from ..phases.predict import PredictConfig, predict
 
-    artifact = predict(run=run, data=data, root=root, batch_size=batch_size, restrict_types=restrict_types, slug=name)
+    artifact = predict(PredictConfig(run=run, data=data, batch_size=batch_size, restrict_types=restrict_types, name=name, root=root))
     if artifact.metrics:
         m = artifact.metrics
         result(f"micro F1 {m['micro_f1']:.2f}  AUPRC {m['auprc']:.2f}  accuracy {m['accuracy']:.2f}")

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ..phases.split import HELP
 from ._common import ConfigOpt, LabelsOpt, RootOpt, SeedOpt, SlugOpt, cli_errors, load_config, merge_config
 
 
@@ -22,18 +23,18 @@ class ConflictPolicy(str, Enum):
 def split_cli(
     ctx: typer.Context,
     data: Annotated[
-        Path, typer.Argument(help="Labeled data: competition CSV, KLUE-RE JSON, JSONL, or hub:NAME[:CONFIG[:SPLIT]].", show_default=False)
+        Path, typer.Argument(help=HELP["data"], show_default=False)
     ],
-    valid_size: Annotated[float, typer.Option("--valid-size", help="Share of rows for validation (0-1).")] = 0.1,
+    valid_size: Annotated[float, typer.Option("--valid-size", help=HELP["valid_size"])] = 0.1,
     seed: SeedOpt = 42,
-    folds: Annotated[int, typer.Option("--folds", help="Also write folds.csv with K group-aware stratified folds (0: none).")] = 0,
-    dedupe: Annotated[bool, typer.Option("--dedupe", help="Drop exact duplicate rows and resolve conflicting labels.")] = False,
+    folds: Annotated[int, typer.Option("--folds", help=HELP["folds"])] = 0,
+    dedupe: Annotated[bool, typer.Option("--dedupe", help=HELP["dedupe"])] = False,
     conflicts: Annotated[
-        ConflictPolicy, typer.Option("--conflicts", help="With --dedupe: keep the first of conflicting rows, or drop them all.")
+        ConflictPolicy, typer.Option("--conflicts", help=HELP["conflicts"])
     ] = ConflictPolicy.keep_first,
     like: Annotated[
         Path | None,
-        typer.Option("--like", help="Test data (labels not needed): validation takes the sentences that look most like it.", dir_okay=False),
+        typer.Option("--like", help=HELP["like"], dir_okay=False),
     ] = None,
     labels: LabelsOpt = None,
     root: RootOpt = Path("."),
@@ -52,18 +53,9 @@ def split_cli(
         valid_size=valid_size, seed=seed, folds=folds, dedupe=dedupe, conflicts=conflicts, like=like, labels=labels, root=root, name=name
     )
     opts = merge_config(ctx, load_config(config), values)
-    from ..split import make_split, print_summary
+    from ..phases.split import SplitConfig, split
+    from ..split import print_summary
 
-    artifact = make_split(
-        path=data,
-        root=Path(opts["root"]),
-        valid_size=float(opts["valid_size"]),
-        seed=int(opts["seed"]),
-        folds=int(opts["folds"]),
-        dedupe=bool(opts["dedupe"]),
-        conflicts=ConflictPolicy(opts["conflicts"]).value,
-        labels=opts["labels"],
-        name=opts["name"],
-        like=opts["like"],
-    )
+    opts["conflicts"] = ConflictPolicy(opts["conflicts"]).value
+    artifact = split(SplitConfig(data=data, **opts))
     print_summary(artifact)

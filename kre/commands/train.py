@@ -69,8 +69,7 @@ def train_cli(
     Training runs on transformers.Trainer: `--trainer KEY=VALUE` reaches every TrainingArguments field (kre's own options keep their names). Under `torchrun --nproc_per_node N -m kre train ...` or `accelerate launch -m kre train ...` it trains with DDP (only rank 0 writes).
     """
     from ..console import print_table, result
-    from ..training.config import TrainConfig
-    from ..training.run import train
+    from ..phases.train import TrainConfig, TrainJob, train
 
     from ..engine import parse_overrides
 
@@ -86,15 +85,8 @@ def train_cli(
     options = {k: (v.value if isinstance(v, Enum) else v) for k, v in values.items() if k not in run_only}
     cfg = TrainConfig.from_dict(options)
     test_path = Path(values["test"]) if values.get("test") else None
-    artifact = train(
-        data=values["data"],
-        config=cfg,
-        root=Path(values["root"]),
-        labels=values.get("labels"),
-        test=test_path,
-        resume=bool(values["resume"]),
-        slug=values.get("name"),
-    )
+    artifact = train(TrainJob(data=values["data"], config=cfg, test=test_path, resume=bool(values["resume"]),
+                              labels=values.get("labels"), name=values.get("name"), root=Path(values["root"])))
     if artifact is None:  # not rank 0 under torchrun
         return
     m = artifact.metrics

@@ -2,7 +2,7 @@
 
 from .fit import FitReport, fit_weights, search_weights
 from .members import Member, MemberSource, expand_member_args, load_members
-from .run import run_ensemble, score
+from .combine import run_ensemble, score
 from .voting import Method, Vote, combine, hard, normalise_weights, parse_weights, rank, soft, weighted
 
 __all__ = [

@@ -9,6 +9,6 @@ which publishes a `tapt/` artifact that loads with the Auto classes).
 
 from __future__ import annotations
 
-from .run import run_tapt
+from .pretrain import run_tapt
 
 __all__ = ["run_tapt"]

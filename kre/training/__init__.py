@@ -1,7 +1,7 @@
 """Training and inference: `kre train` / `kre predict` as library calls.
 
 - `config`: `TrainConfig` (every option, to_dict/from_dict; `trainer` holds TrainingArguments overrides).
-- `run`: `train(data=, config=, root=, test=, resume=)` -> a published `runs/` artifact.
+- `training_run`: `train(data=, config=, root=, test=, resume=)` -> one training run, published as `runs/<id>/`.
 - `fit`: one model on `transformers.Trainer` (kre's loss, metrics, best-model saving).
 - `inference`: streamed, length-ordered class probabilities; `predict`: `predict(run=, data=, root=)`.
 - `data`: the data artifact and folds; `checks`: refusals before any work; `ranks`: DDP processes;

@@ -78,7 +78,7 @@ def staging_key(config: TrainConfig, data: Artifact, model: ModelRef, test: Path
     return "train-" + sha256_text(dumps_json(parts))[:24]
 
 
-class RunWork:
+class ProcessTrainer:
     """The training work of one process (rank); rank 0 also writes into `staging`."""
 
     def __init__(
@@ -343,7 +343,7 @@ def train(
     if not ranks.is_main:
         console.set_verbosity(quiet=True)
         staging = Path(ranks.broadcast(None))
-        RunWork(staging=staging, **work_args).run()  # type: ignore[arg-type]
+        ProcessTrainer(staging=staging, **work_args).run()  # type: ignore[arg-type]
         return None
     with store.create("runs", name, params=params, seed=config.seed, staging_key=key) as builder:
         _prepare_staging(builder, resume)
@@ -357,7 +357,7 @@ def train(
             builder.add_input_file(test_path, "test")
         if labels is not None:
             builder.add_input_file(labels, "labels")
-        summary = RunWork(staging=builder.path, **work_args).run()  # type: ignore[arg-type]
+        summary = ProcessTrainer(staging=builder.path, **work_args).run()  # type: ignore[arg-type]
         _remove_work_files(builder.path)
         best = summary["best"]
         builder.metrics.update({k: best[k] for k in ("micro_f1", "auprc", "accuracy") if k in best})
