@@ -309,11 +309,13 @@ def train(
     resume: bool = False,
     slug: str | None = None,
     callbacks: Sequence[Any] = (),
+    seed_group: str | None = None,
 ) -> Artifact | None:
     """Train a relation classifier on a splits/ or augments/ artifact and publish `runs/<id>/`.
 
     Under torchrun / accelerate launch every rank calls this; only rank 0 writes and gets
-    the Artifact (other ranks get None). `callbacks` are extra `transformers.TrainerCallback`s.
+    the Artifact (other ranks get None). `callbacks` are extra `transformers.TrainerCallback`s;
+    `seed_group` is recorded in the manifest (`kre train --seeds`, kre.training.seeds).
     Raises KreError subclasses for bad input, TrainingError for a NaN loss; nothing is
     published then (checkpoints stay in the staging folder for `resume=True`).
     """
@@ -391,6 +393,7 @@ def train(
             "device": str(ranks.device.type),
             "world_size": ranks.world_size,
             "steps": summary["steps"],
+            **({"seed_group": seed_group} if seed_group else {}),  # `--seeds`: the runs of one call
         })
         for key_ in ("samples_per_second", "train_seconds"):
             if key_ in summary:
