@@ -94,6 +94,8 @@ class TrainConfig:
     lr_auto: str = ""
 
     def __post_init__(self) -> None:
+        if isinstance(self.seeds, (list, tuple)):  # `seeds = [1, 2, 3]` in a config file
+            self.seeds = ",".join(str(s) for s in self.seeds)
         self.validate()
 
     def validate(self) -> None:
