@@ -113,7 +113,9 @@ def predict(
     restrict = bool(run_artifact.params.get("restrict_types", False)) if restrict_types is None else restrict_types
     name = slug or f"{run_artifact.name.split('-', 1)[-1]}-{data_path.stem}"  # the run's slug, not its number
     temperature = run_temperature(run_artifact.manifest)
-    params = {"run": run_artifact.id, **({"temperature": temperature} if temperature is not None else {}), "restrict_types": restrict, "batch_size": batch_size, "models": len(folders)}
+    params = {"run": run_artifact.id, "restrict_types": restrict, "batch_size": batch_size, "models": len(folders)}
+    if temperature is not None:  # a `kre train --calibrate` run: its T is applied below
+        params["temperature"] = temperature
     with store.create("predictions", name, params=params, seed=run_artifact.manifest.get("seed")) as builder:
         builder.add_input_artifact(run_artifact, "run")
         builder.add_input_file(data_path, "data")
