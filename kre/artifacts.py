@@ -30,7 +30,7 @@ from .errors import ArtifactError
 from .fileio import dumps_json, printable, scan_tree, sha256_file, sha256_text, tree_digest, write_json
 from .staging import PREFIX, acquire, sigterm_as_interrupt, sweep_staging
 
-KINDS = ("eda", "splits", "augments", "tapt", "runs", "predictions", "ensembles", "errors")
+KINDS = ("eda", "splits", "augments", "tapt", "runs", "predictions", "ensembles", "errors", "lrfind")
 MANIFEST = "manifest.json"
 SCHEMA_VERSION = 1
 #: Manifest field holding the SHA-256 of the manifest's own content (every other field).

@@ -301,3 +301,55 @@ def table_rows(runs: list[Artifact], columns: Sequence[str] | None = None) -> li
     """Formatted table cells for runs, in the order of `columns` (default: DEFAULT_COLUMNS)."""
     keys = list(columns) if columns is not None else list(DEFAULT_COLUMNS)
     return [[format_value(key, lookup(r, key)) for key in keys] for r in runs]
+
+
+# -- seed groups (`kre runs --group-seeds`) ------------------------------------------
+#: Params that may differ between runs of one seed group.
+SEED_PARAMS = frozenset({"seed", "seeds"})
+
+
+def seed_group_key(artifact: Artifact) -> str:
+    """What runs of one seed group share: every param but the seed, the data and model inputs."""
+    from .fileio import dumps_json
+
+    params = {k: v for k, v in artifact.params.items() if k not in SEED_PARAMS}
+    inputs = sorted((str(i.get("role")), str(i.get("artifact") or i.get("sha256") or i.get("ref") or ""))
+                    for i in artifact.inputs if i.get("role") in ("data", "model", "labels"))
+    return dumps_json({"params": params, "inputs": inputs})
+
+
+def seed_groups(runs: Sequence[Artifact]) -> list[dict[str, Any]]:
+    """Runs that differ only by seed, grouped (first-seen order): ids, seeds, n, mean ± std of F1 and AUPRC."""
+    from statistics import mean, stdev
+
+    groups: dict[str, list[Artifact]] = {}
+    for r in runs:
+        if r.problem is None:
+            groups.setdefault(seed_group_key(r), []).append(r)
+    out = []
+    for members in groups.values():
+        row: dict[str, Any] = {
+            "runs": [m.id for m in members],
+            "seeds": [lookup(m, "seed") for m in members],
+            "n": len(members),
+            **{k: lookup(members[0], k) for k in ("data", "model", "marker")},
+        }
+        for metric in ("micro_f1", "auprc"):
+            values = [float(v) for m in members if isinstance(v := lookup(m, metric), (int, float))]
+            row[f"{metric}_mean"] = mean(values) if values else None
+            row[f"{metric}_std"] = stdev(values) if len(values) > 1 else None
+        out.append(row)
+    return out
+
+
+def seed_group_rows(groups: Sequence[dict[str, Any]]) -> list[list[str]]:
+    """Table cells: runs, data, model, template, seeds, n, F1 mean ± std, AUPRC mean ± std."""
+
+    def spread(group: dict[str, Any], metric: str) -> str:
+        m, s = group[f"{metric}_mean"], group[f"{metric}_std"]
+        return "-" if m is None else f"{m:.2f}" + (f" ± {s:.2f}" if s is not None else "")
+
+    ids = [format_value("id", g["runs"][0]) + (f" (+{g['n'] - 1})" if g["n"] > 1 else "") for g in groups]
+    return [[ids[k], format_value("data", g["data"]), format_value("model", g["model"]), str(g["marker"] or "-"),
+             ",".join(str(s) for s in g["seeds"]), str(g["n"]), spread(g, "micro_f1"), spread(g, "auprc")]
+            for k, g in enumerate(groups)]

@@ -30,6 +30,9 @@ def runs_cli(
         str | None,
         typer.Option("--columns", help="Comma-separated columns to show, e.g. id,data,lr,seed,f1 (any param or metric; 'all' = every standard column). Default: id, data, model, template, seed, valid F1, AUPRC, duration."),
     ] = None,
+    group_seeds: Annotated[
+        bool, typer.Option("--group-seeds", help="One row per group of runs that differ only by seed: seeds, n, mean ± std of valid F1 and AUPRC.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout (nothing else is printed).")] = False,
     diff: Annotated[
         tuple[str, str] | None,
@@ -47,6 +50,9 @@ def runs_cli(
     runs = list_runs(root, filters=filters or [], where=where or [], model=model, sort=sort, reverse=reverse)
     if limit is not None:
         runs = runs[:limit]
+    if group_seeds:
+        _show_seed_groups(runs, root, as_json)
+        return
     if as_json:
         emit_json(dumps_json([run_row(r) for r in runs]))
         return
@@ -70,6 +76,25 @@ def runs_cli(
     )
     _warn_untrusted(runs)
     _note_stale_staging(root)
+
+
+def _show_seed_groups(runs: list[Any], root: Path, as_json: bool) -> None:
+    """`--group-seeds`: runs with equal params except the seed (same data and model), mean ± std."""
+    from ..fileio import dumps_json
+    from ..runs_table import seed_group_rows, seed_groups
+
+    groups = seed_groups(runs)
+    if as_json:
+        emit_json(dumps_json(groups))
+        return
+    print_wide_table(
+        f"Seed groups under {root} ({len(groups)} groups of {len(runs)} runs)",
+        ["runs", "data", "model", "template", "seeds", "n", "valid F1", "AUPRC"],
+        seed_group_rows(groups),
+        left={0, 1, 2, 3, 4},
+        fit=True,
+        protected={0, 5, 6, 7},
+    )
 
 
 def _warn_untrusted(runs: list[Any]) -> None:

@@ -31,7 +31,7 @@ def train_cli(
     dropout: Annotated[float, typer.Option(help="Head dropout.")] = 0.1,
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 3,
     max_steps: Annotated[int, typer.Option(help="Stop after this many optimizer steps (0 = no limit).")] = 0,
-    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 5e-5,
+    lr: Annotated[str, typer.Option(metavar="<float|auto:LRFIND>", help="Peak learning rate, or auto:lrfind/<id> (the suggestion of a --find-lr artifact).")] = "5e-05",
     batch_size: Annotated[int, typer.Option(help="Training batch size per process.")] = 32,
     eval_batch_size: Annotated[int, typer.Option(help="Evaluation batch size.")] = 128,
     warmup_ratio: Annotated[float, typer.Option(help="Fraction of steps for linear warmup.")] = 0.1,
@@ -55,6 +55,11 @@ def train_cli(
         typer.Option("--trainer", metavar="KEY=VALUE",
                      help="Any transformers.TrainingArguments field, e.g. gradient_checkpointing=true (repeatable; also a \\[trainer] table in --config)."),
     ] = None,
+    # -- seed spread, calibration, curriculum, LR finder (kre.training.seeds / calibrate / curriculum / lr_finder)
+    seeds: Annotated[str, typer.Option(metavar="1,2,3", help="One run per seed, grouped; prints mean ± std of valid micro F1 and AUPRC.")] = "",
+    calibrate: Annotated[bool, typer.Option("--calibrate", help="Fit a temperature on the validation probabilities; apply it to valid/test probs and in kre predict.")] = False,
+    curriculum: Annotated[str, typer.Option(metavar="length|confidence:RUN", help="First epoch easy to hard (token length, or a k-fold RUN's gold probability).")] = "",
+    find_lr: Annotated[bool, typer.Option("--find-lr", help="Run a learning-rate range test instead of training; publishes lrfind/<id>.")] = False,
     test: Annotated[Path | None, typer.Option("--test", help="Also write probs.csv for this (test) file.", dir_okay=False)] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue a stopped run with the same options.")] = False,
     labels: LabelsOpt = None,
@@ -81,9 +86,15 @@ def train_cli(
     values = merge_config(ctx, file_values, values)
     # the [trainer] table first, each --trainer KEY=VALUE on top
     values["trainer"] = {**parse_overrides(table), **parse_overrides(values.get("trainer") or [])}
-    run_only = {"data", "test", "resume", "labels", "config", "name", "root"}
+    run_only = {"data", "test", "resume", "labels", "config", "name", "root", "find_lr"}
     options = {k: (v.value if isinstance(v, Enum) else v) for k, v in values.items() if k not in run_only}
+    options["lr"], options["lr_auto"] = _lr_option(options.get("lr", 5e-5))
     cfg = TrainConfig.from_dict(options)
+    if values.get("find_lr") or cfg.seeds:
+        from ..training.seeds import seeds_or_lr_finder_cli
+
+        seeds_or_lr_finder_cli(cfg, values)
+        return
     test_path = Path(values["test"]) if values.get("test") else None
     artifact = train(TrainJob(data=values["data"], config=cfg, test=test_path, resume=bool(values["resume"]),
                               labels=values.get("labels"), name=values.get("name"), root=Path(values["root"])))
@@ -94,6 +105,27 @@ def train_cli(
         f"{artifact.id}",
         ["metric", "value"],
         [["micro F1", m.get("micro_f1", 0.0)], ["AUPRC", m.get("auprc", 0.0)], ["accuracy", m.get("accuracy", 0.0)],
-         ["duration (s)", float(artifact.manifest.get("duration_s", 0.0))]],
+         ["duration (s)", float(artifact.manifest.get("duration_s", 0.0))],
+         *_calibration_rows(artifact.path)],
     )
     result(str(artifact.path))
+
+
+def _lr_option(value: object) -> tuple[float, str]:
+    """`--lr` (or `lr` in a config file): a number or auto:LRFIND -> (lr, lr_auto)."""
+    from ..training.options import parse_lr
+
+    if isinstance(value, (int, float)):
+        return float(value), ""
+    lr, ref = parse_lr(str(value))
+    return (lr if lr is not None else 5e-5), ref
+
+
+def _calibration_rows(run: Path) -> list[list[object]]:
+    """Temperature and NLL / ECE / AUPRC before -> after of a `--calibrate` run (none otherwise)."""
+    import json
+
+    from ..training.calibrate import CALIBRATION_FILE, calibration_rows
+
+    path = run / CALIBRATION_FILE
+    return calibration_rows(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else []

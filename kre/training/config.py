@@ -84,8 +84,18 @@ class TrainConfig:
     device: str = "auto"
     #: TrainingArguments overrides (`--trainer KEY=VALUE`, a `[trainer]` table), typed by kre.engine.parse_overrides
     trainer: dict[str, Any] = field(default_factory=dict)
+    #: `--seeds 1,2,3`: one run per seed, grouped (kre.training.seeds); "" = one run with `seed`
+    seeds: str = ""
+    #: `--calibrate`: temperature-scale valid/test probabilities with T fitted on validation (kre.training.calibrate)
+    calibrate: bool = False
+    #: `--curriculum length|confidence:RUN`: first epoch easy to hard (kre.training.curriculum); "" = off
+    curriculum: str = ""
+    #: `--lr auto:LRFIND`: take --lr from an lrfind/ artifact (kre.training.lr_finder); "" = use `lr`
+    lr_auto: str = ""
 
     def __post_init__(self) -> None:
+        if isinstance(self.seeds, (list, tuple)):  # `seeds = [1, 2, 3]` in a config file
+            self.seeds = ",".join(str(s) for s in self.seeds)
         self.validate()
 
     def validate(self) -> None:
@@ -130,6 +140,12 @@ class TrainConfig:
             raise ConfigError(f"--fold must be in 0..{max(self.folds - 1, 0)} and needs --folds", hint="e.g. --folds 5 --fold 0")
         if self.eval_every < 0 or self.early_stopping < 0 or self.max_steps < 0:
             raise ConfigError("--eval-every, --early-stopping and --max-steps must not be negative")
+        from .options import check_curriculum, parse_seeds
+
+        parse_seeds(self.seeds)
+        check_curriculum(self.curriculum)
+        if self.lr_auto and not self.lr_auto.strip():
+            raise ConfigError("--lr auto: needs an lrfind artifact, e.g. --lr auto:lrfind/latest")
 
     @property
     def precision(self) -> str:

@@ -81,9 +81,18 @@ def _define_trainer() -> type:
     class RelationTrainer(Trainer):
         """Trainer with kre's loss; evaluation in dataset order (kre sorts the data by length first)."""
 
-        def __init__(self, *args: Any, loss_fn: Any, **kwargs: Any) -> None:
+        def __init__(self, *args: Any, loss_fn: Any, curriculum_order: Any = None, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.loss_fn = loss_fn
+            self.curriculum_order = curriculum_order  # `--curriculum`: epoch 0's row order (kre.training.curriculum)
+
+        def _get_train_sampler(self, train_dataset: Any = None) -> Any:
+            sampler = super()._get_train_sampler(train_dataset)
+            if self.curriculum_order is None or sampler is None:
+                return sampler
+            from .curriculum import CurriculumSampler
+
+            return CurriculumSampler(self.curriculum_order, sampler)
 
         def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
                          num_items_in_batch: Any = None) -> Any:
@@ -280,6 +289,7 @@ def fit_model(
     resume: bool,
     description: str,
     callbacks: Sequence[Any] = (),
+    curriculum_order: np.ndarray | None = None,
 ) -> FitResult:
     """Train one model with Trainer; see the module docstring. Rank 0 writes into `workdir`."""
     import torch
@@ -314,6 +324,7 @@ def fit_model(
         model=model, args=args, train_dataset=train_set, eval_dataset=valid_sorted,
         data_collator=Collator(tokenizer.pad_token_id), compute_metrics=evals,
         preprocess_logits_for_metrics=_probs_from_logits, callbacks=cbs, loss_fn=loss_fn,
+        curriculum_order=curriculum_order,
     )
     replace_default_output(trainer)  # kre's ProgressCallback reports instead of printing dicts
     checkpoint = latest_checkpoint(workdir) if resume else None

@@ -13,6 +13,7 @@ from ..data import Example, read_dataset
 from ..data.probs import write_probs
 from ..errors import ArtifactError, ConfigError
 from ..labels import LabelSet
+from .calibrate import run_temperature
 from .checks import warn_unknown_subject_types
 from .data import encodings_cache
 
@@ -111,12 +112,19 @@ def predict(
         warn_unknown_subject_types([e for e in examples if e.label is None], str(data_path))
     restrict = bool(run_artifact.params.get("restrict_types", False)) if restrict_types is None else restrict_types
     name = slug or f"{run_artifact.name.split('-', 1)[-1]}-{data_path.stem}"  # the run's slug, not its number
+    temperature = run_temperature(run_artifact.manifest)
     params = {"run": run_artifact.id, "restrict_types": restrict, "batch_size": batch_size, "models": len(folders)}
+    if temperature is not None:  # a `kre train --calibrate` run: its T is applied below
+        params["temperature"] = temperature
     with store.create("predictions", name, params=params, seed=run_artifact.manifest.get("seed")) as builder:
         builder.add_input_artifact(run_artifact, "run")
         builder.add_input_file(data_path, "data")
         probs, labels = predict_examples(folders, examples, batch_size=batch_size, restrict_types=restrict, device=device,
                                          cache_dir=encodings_cache(Path(root)))
+        if temperature is not None:  # a `kre train --calibrate` run
+            from ..calibration import apply_temperature
+
+            probs = apply_temperature(probs, temperature)
         write_probs(builder.path / "probs.csv", [e.id for e in examples], probs, labels)
         gold = [e.label for e in examples]
         if all(g is not None for g in gold):

@@ -94,7 +94,9 @@ class ProcessTrainer:
         cache_dir: Path | None,
         resume: bool,
         callbacks: Sequence[Any],
+        confidence: dict[str, float] | None = None,
     ) -> None:
+        self.confidence = confidence  # `--curriculum confidence:RUN`: id -> gold probability
         self.config = config
         self.data = data
         self.model = model
@@ -155,6 +157,7 @@ class ProcessTrainer:
             config=config, model=model, tokenizer=tokenizer, train_set=train_set, valid_set=valid_set,
             valid_gold=gold, valid_mask=mask, labels=self.labels, workdir=workdir, save_best=save_best,
             resume=self.resume, description=description, callbacks=self.callbacks,
+            curriculum_order=self._curriculum(train, train_set),
         )
         del model
         self.samples += result.samples
@@ -170,6 +173,13 @@ class ProcessTrainer:
                 del best
             self.ranks.barrier()
         return out
+
+    def _curriculum(self, train: list[Example], train_set: Any) -> np.ndarray | None:
+        if not self.config.curriculum:
+            return None
+        from .curriculum import difficulty, easy_to_hard
+
+        return easy_to_hard(difficulty(self.config.curriculum, train, train_set["length"], self.confidence))
 
     def predict(self, model: Any, tokenizer: Any, dataset: Any, examples: list[Example], description: str) -> np.ndarray:
         from ..modeling.restrict import apply_type_mask, type_mask
@@ -299,11 +309,13 @@ def train(
     resume: bool = False,
     slug: str | None = None,
     callbacks: Sequence[Any] = (),
+    seed_group: str | None = None,
 ) -> Artifact | None:
     """Train a relation classifier on a splits/ or augments/ artifact and publish `runs/<id>/`.
 
     Under torchrun / accelerate launch every rank calls this; only rank 0 writes and gets
-    the Artifact (other ranks get None). `callbacks` are extra `transformers.TrainerCallback`s.
+    the Artifact (other ranks get None). `callbacks` are extra `transformers.TrainerCallback`s;
+    `seed_group` is recorded in the manifest (`kre train --seeds`, kre.training.seeds).
     Raises KreError subclasses for bad input, TrainingError for a NaN loss; nothing is
     published then (checkpoints stay in the staging folder for `resume=True`).
     """
@@ -314,6 +326,10 @@ def train(
     root = Path(root)
     store = ArtifactStore(root)
     label_set = LabelSet.load(labels) if labels is not None else DEFAULT_LABELS
+    if config.lr_auto:  # `--lr auto:LRFIND`
+        from .lr_finder import with_found_lr
+
+        config = with_found_lr(store, config)
     data_artifact = resolve_data(store, data)
     model_ref = resolve_model(store, config.model)
     train_data = load_train_data(data_artifact, label_set, need_folds=config.folds > 0)
@@ -338,8 +354,15 @@ def train(
               "effective_batch_size": config.batch_size * config.grad_accum * ranks.world_size}
     model_name = re.sub(r"^\d{4,}-", "", Path(model_ref.text.rstrip("/")).name)  # tapt/0001-scratch -> scratch
     name = slug or f"{model_name}-{config.marker}-{config.head}"
+    confidence = None
+    if config.curriculum.startswith("confidence:"):
+        from .curriculum import difficulty, gold_confidence
+
+        confidence = gold_confidence(store, config.curriculum.split(":", 1)[1].strip(), label_set)
+        difficulty(config.curriculum, train_data.train, [], confidence)  # refuses uncovered training rows now
     work_args = dict(config=config, data=train_data, model=model_ref, labels=label_set, test=test_rows,
-                     ranks=ranks, cache_dir=encodings_cache(root), resume=resume, callbacks=callbacks)
+                     ranks=ranks, cache_dir=encodings_cache(root), resume=resume, callbacks=callbacks,
+                     confidence=confidence)
     if not ranks.is_main:
         console.set_verbosity(quiet=True)
         staging = Path(ranks.broadcast(None))
@@ -361,11 +384,16 @@ def train(
         _remove_work_files(builder.path)
         best = summary["best"]
         builder.metrics.update({k: best[k] for k in ("micro_f1", "auprc", "accuracy") if k in best})
+        if config.calibrate:
+            from .calibrate import calibrate_outputs
+
+            builder.metrics["temperature"] = calibrate_outputs(builder.path, label_set, seed=config.seed)["temperature"]
         builder.info.update({
             "duration_s": round(time.perf_counter() - started, 2),
             "device": str(ranks.device.type),
             "world_size": ranks.world_size,
             "steps": summary["steps"],
+            **({"seed_group": seed_group} if seed_group else {}),  # `--seeds`: the runs of one call
         })
         for key_ in ("samples_per_second", "train_seconds"):
             if key_ in summary:
