@@ -74,7 +74,10 @@ def test_command_options_equal_the_phase_config(phase: str) -> None:
     for name, param in params.items():
         if param.param_type_name == "argument":
             continue
-        assert _plain(param.default) == _plain(defaults[name]), f"kre {phase} --{name}: {param.default!r} != {defaults[name]!r}"
+        default = param.default
+        if isinstance(defaults[name], float) and isinstance(default, str):  # `--lr` is text: a number or auto:LRFIND
+            default = float(default)
+        assert _plain(default) == _plain(defaults[name]), f"kre {phase} --{name}: {param.default!r} != {defaults[name]!r}"
     for name, param in params.items():  # help: the command reads it from the phase's HELP (shared options: _common.py)
         help_table = _help_table(phase)
         if help_table is not None and name not in SHARED:

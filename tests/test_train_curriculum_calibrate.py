@@ -16,7 +16,7 @@ from kre.errors import ConfigError
 from kre.modeling.collate import Collator
 from kre.training.curriculum import CurriculumSampler, easy_to_hard
 from kre.training.options import check_curriculum, parse_lr, parse_seeds
-from kre.training.run import train
+from kre.training.training_run import train
 
 
 def test_calibrate_writes_report_and_predict_applies_temperature(kre, tiny_model: Path, tmp_path: Path) -> None:

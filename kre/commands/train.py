@@ -88,7 +88,6 @@ def train_cli(
     values["trainer"] = {**parse_overrides(table), **parse_overrides(values.get("trainer") or [])}
     run_only = {"data", "test", "resume", "labels", "config", "name", "root", "find_lr"}
     options = {k: (v.value if isinstance(v, Enum) else v) for k, v in values.items() if k not in run_only}
-    options["lr"], options["lr_auto"] = _lr_option(options.get("lr", 5e-5))
     cfg = TrainConfig.from_dict(options)
     if values.get("find_lr") or cfg.seeds:
         from ..training.seeds import seeds_or_lr_finder_cli
@@ -109,16 +108,6 @@ def train_cli(
          *_calibration_rows(artifact.path)],
     )
     result(str(artifact.path))
-
-
-def _lr_option(value: object) -> tuple[float, str]:
-    """`--lr` (or `lr` in a config file): a number or auto:LRFIND -> (lr, lr_auto)."""
-    from ..training.options import parse_lr
-
-    if isinstance(value, (int, float)):
-        return float(value), ""
-    lr, ref = parse_lr(str(value))
-    return (lr if lr is not None else 5e-5), ref
 
 
 def _calibration_rows(run: Path) -> list[list[object]]:

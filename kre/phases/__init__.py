@@ -33,7 +33,7 @@ PHASES: dict[str, Phase] = {
 #: The artifact kind each phase publishes.
 PHASE_KINDS = {name: p.kind for name, p in PHASES.items()}
 
-_NOT_OPTIONS = {"callbacks"}
+_NOT_OPTIONS = {"callbacks", "lr_auto"}  # lr_auto comes from `lr = "auto:LRFIND"`
 
 
 def option_names(phase: str) -> list[str]:
@@ -42,7 +42,7 @@ def option_names(phase: str) -> list[str]:
     names = [n for n in field_names(p.config) if n not in _NOT_OPTIONS and n != p.nested]
     if p.nested:
         nested_cls = next(f for f in fields(p.config) if f.name == p.nested).default_factory  # type: ignore[misc]
-        names += field_names(nested_cls)  # type: ignore[arg-type]
+        names += [n for n in field_names(nested_cls) if n not in _NOT_OPTIONS]  # type: ignore[arg-type]
     return names
 
 

@@ -163,6 +163,11 @@ class TrainConfig:
         unknown = sorted(set(norm) - known)
         if unknown:
             raise ConfigError(f"unknown training option(s): {', '.join(unknown)}", hint=f"options: {', '.join(sorted(known))}")
+        if isinstance(norm.get("lr"), str):  # `lr = "auto:lrfind/latest"` (or a number as text)
+            from .options import parse_lr
+
+            lr, norm["lr_auto"] = parse_lr(norm["lr"])
+            norm["lr"] = lr if lr is not None else cls.lr
         if "trainer" in norm:
             from ..engine import parse_overrides
 

@@ -166,7 +166,7 @@ def find_lr(*, data: str | Path, config: TrainConfig, root: str | Path = ".", la
     """Run the range test on the training rows of a split and publish `lrfind/<id>/`."""
     from ..fileio import write_json
     from .data import encodings_cache, load_train_data, resolve_data
-    from .run import resolve_model
+    from .training_run import resolve_model
 
     if not config.model:
         raise ConfigError("--model is required", hint="a hub id, a local model folder or tapt/<id>")

@@ -54,7 +54,7 @@ class SeedSpread:
 def train_seeds(*, config: TrainConfig, **train_args: Any) -> SeedSpread | None:
     """Train one run per seed of `config.seeds` (same options otherwise); None on ranks other than 0."""
     from .. import console
-    from .run import train
+    from .training_run import train
 
     seeds = parse_seeds(config.seeds)
     group = f"seeds-{uuid.uuid4().hex[:10]}"
