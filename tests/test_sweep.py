@@ -117,7 +117,7 @@ lr = {{ type = "float", low = 0.0001, high = 0.01, log = true }}
 head = {{ type = "categorical", choices = ["cls", "entity"] }}
 """
     )
-    out = kre("sweep", "splits/latest", sweep_file, "--root", root, ok=True).output
+    out = kre("sweep", "splits/latest", sweep_file, "--root", root, "--pruner", "none", ok=True).output  # all 3 trials publish
     store = ArtifactStore(root)
     trial_runs = store.load_all("runs")
     assert len(trial_runs) == 3 and {r.params["max_steps"] for r in trial_runs} == {2}
