@@ -83,6 +83,9 @@ def _define_trainer() -> type:
 
         def __init__(self, *args: Any, loss_fn: Any, curriculum_order: Any = None, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
+            # kre's losses are batch means: Trainer must divide them by the accumulation steps itself
+            # (a model that "accepts loss kwargs" would be trusted to have done so already)
+            self.model_accepts_loss_kwargs = False
             self.loss_fn = loss_fn
             self.curriculum_order = curriculum_order  # `--curriculum`: epoch 0's row order (kre.training.curriculum)
 
