@@ -63,15 +63,19 @@ def write_definitions(formatter: Any, rows: list[tuple[str, str]], col_max: int 
             formatter.write(f"{pad}{line}\n")
 
 
-class KreCommand(TyperCommand):
-    """A subcommand whose help fits narrow terminals and whose bad-value messages read like kre's errors."""
+class _CleanUsageMessages:
+    """Mixin: bad-parameter messages without pydantic's "Value error, " prefix."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         try:
-            return super().parse_args(ctx, args)
+            return super().parse_args(ctx, args)  # type: ignore[misc]
         except typer.BadParameter as exc:
             exc.message = clean_usage_message(exc.message)
             raise
+
+
+class KreCommand(_CleanUsageMessages, TyperCommand):
+    """A subcommand whose help fits narrow terminals and whose bad-value messages read like kre's errors."""
 
     def format_options(self, ctx: Any, formatter: Any) -> None:
         sections: dict[str, list[tuple[str, str]]] = {"Arguments": [], "Options": []}
@@ -86,15 +90,8 @@ class KreCommand(TyperCommand):
                     write_definitions(formatter, records)
 
 
-class KreGroup(TyperGroup):
+class KreGroup(_CleanUsageMessages, TyperGroup):
     """The top-level group, with the same message clean-up as `KreCommand`."""
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except typer.BadParameter as exc:
-            exc.message = clean_usage_message(exc.message)
-            raise
 
 
 # Plain (Click-style) help: it wraps at word boundaries at any terminal width, shows flags
