@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -82,8 +83,8 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def make_progress(transient: bool = False) -> Progress:
-    """A rich progress display on stderr, disabled with -q."""
+def make_progress(transient: bool = False, disable: bool = False) -> Progress:
+    """A rich progress display on stderr, disabled with -q (or `disable`)."""
     return Progress(
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
@@ -94,31 +95,51 @@ def make_progress(transient: bool = False) -> Progress:
         TextColumn("{task.fields[status]}"),
         console=err_console,
         transient=transient,
-        disable=is_quiet(),
+        disable=disable or is_quiet(),
     )
 
 
 @contextmanager
 def progress(description: str, total: int | None = None) -> Iterator["ProgressTask"]:
-    """Context manager yielding a single progress task (advance it, set its status)."""
-    with make_progress() as bar:
+    """Context manager yielding a single progress task (advance it, set its status).
+
+    On a terminal: a rich bar. Without one (a log file, CI, a batch job) a plain line
+    every tenth of the total, e.g. `predict: 2,330/7,765 (30%) elapsed 0:00:12 remaining 0:00:28`.
+    """
+    plain = not err_console.is_terminal and not is_quiet()
+    with make_progress(disable=plain) as bar:
         task_id = bar.add_task(description, total=total, status="")
         try:
-            yield ProgressTask(bar, task_id)
+            yield ProgressTask(bar, task_id, description=description, total=total, plain=plain)
         except BaseException:
             bar.remove_task(task_id)  # no half-done bar left above the error message
             raise
 
 
-class ProgressTask:
-    """A handle on one rich progress task."""
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
-    def __init__(self, bar: Progress, task_id: Any) -> None:
+
+class ProgressTask:
+    """A handle on one rich progress task (with plain tenth-of-the-way lines when there is no terminal)."""
+
+    def __init__(self, bar: Progress, task_id: Any, *, description: str = "", total: float | None = None,
+                 plain: bool = False) -> None:
         self._bar = bar
         self._id = task_id
+        self._plain = plain
+        self._description = description
+        self._total = total
+        self._done = 0.0
+        self._started = time.monotonic()
+        self._reported = 0  # tenths of the total already reported
 
     def advance(self, n: float = 1) -> None:
         self._bar.advance(self._id, n)
+        self._done += n
+        if self._plain:
+            self._report()
 
     def status(self, text: str) -> None:
         self._bar.update(self._id, status=text)
@@ -128,6 +149,22 @@ class ProgressTask:
         if description is not None:
             kwargs["description"] = description
         self._bar.update(self._id, **kwargs)
+        self._total, self._done, self._started, self._reported = total, 0.0, time.monotonic(), 0
+        self._description = description if description is not None else self._description
+
+    def _report(self) -> None:
+        total, done = self._total, self._done
+        if not total or done <= 0:
+            return
+        tenths = min(10, int(10 * done // total))
+        if tenths <= self._reported:
+            return
+        self._reported = tenths
+        elapsed = time.monotonic() - self._started
+        line = f"{self._description}: {int(done):,}/{int(total):,} ({100 * done // total:.0f}%) elapsed {_clock(elapsed)}"
+        if done < total:
+            line += f" remaining {_clock(elapsed / done * (total - done))}"
+        err_console.print(line, markup=False)
 
 
 def track(items: Sequence[T], description: str) -> Iterator[T]:

@@ -11,7 +11,8 @@ import pytest
 from helpers import synth_examples, unlabeled, write_examples
 from kre.artifacts import ArtifactStore, load_artifact
 from kre.tapt import run_tapt
-from kre.tapt.masking import SPECIAL, LengthGroupedSampler, MaskCollator, choose_masked, encode_texts, length_grouped_batches
+from kre.engine.sampling import LengthGroupedSampler, length_grouped_batches
+from kre.tapt.masking import SPECIAL, MaskCollator, choose_masked, encode_texts
 from kre.tapt.texts import collect_texts
 
 # A tiny from-scratch model: trains in a second or two on ~200 synthetic sentences.

@@ -136,3 +136,34 @@ def test_option_parsers() -> None:
     from kre.training.config import TrainConfig
 
     assert TrainConfig(model="m", seeds=[1, 2]).seeds == "1,2"  # a list in a config file
+
+
+def _longest_falling_run(values: list[int]) -> int:
+    best = run = 1
+    for before, after in zip(values, values[1:]):
+        run = run + 1 if after <= before else 1
+        best = max(best, run)
+    return best
+
+
+def test_training_batches_group_lengths_in_shuffled_order(tiny_model: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """kre's length grouping, not Trainer's: Trainer's sorts the batches of each mega-batch longest first (the model
+    then sees lengths fall for many batches in a row, which measurably slowed learning); kre shuffles the batch order."""
+    root = tmp_path / "root"
+    make_split(root, n=240, n_valid=16)  # 224 training rows: 56 batches of 4 (Trainer's mega-batches: 14 batches)
+    seen = _record_train_batches(monkeypatch, 4)
+    train(data="splits/latest", root=root, config=tiny_config(tiny_model, epochs=2, max_steps=0, batch_size=4))
+    assert len(seen) == 112
+    epochs = [seen[:56], seen[56:]]
+    for batches in epochs:
+        assert sorted(n for b in batches for n in b) == sorted(n for b in epochs[0] for n in b)  # every row once
+        assert max(batches[0]) == max(n for b in batches for n in b)  # the longest batch first (OOM shows at once)
+        assert sum(max(b) - min(b) for b in batches) < sum(max(b) - min(b) for b in _random_batches(batches))  # grouped
+        assert _longest_falling_run([max(b) for b in batches]) < 10  # Trainer's: runs of 14 falling batches
+    assert epochs[0] != epochs[1]  # a new order every epoch
+
+
+def _random_batches(batches: list[list[int]]) -> list[list[int]]:
+    rows = np.random.default_rng(0).permutation([n for b in batches for n in b]).tolist()
+    return [rows[k:k + 4] for k in range(0, len(rows), 4)]

@@ -22,7 +22,8 @@ from ..engine import (
     translate_engine_errors,
 )
 from ..errors import TrainingError
-from .masking import IGNORE, LengthGroupedSampler, MaskCollator
+from ..engine.sampling import LengthGroupedSampler
+from .masking import IGNORE, MaskCollator
 
 CHECKPOINTS = "checkpoints"
 
@@ -130,7 +131,7 @@ def _trainer_class() -> type:
         def _get_train_sampler(self, train_dataset: Any = None) -> Any:
             if self.args.train_sampling_strategy != "group_by_length":
                 return super()._get_train_sampler(train_dataset)
-            size = self.args.per_device_train_batch_size * self.args.gradient_accumulation_steps
+            size = self._train_batch_size * self.args.gradient_accumulation_steps
             return LengthGroupedSampler(self.lengths, size, self.args.seed, on_epoch=self.data_collator.set_epoch)
 
         def create_scheduler(self, num_training_steps: int, optimizer: Any = None) -> Any:

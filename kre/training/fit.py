@@ -78,6 +78,8 @@ def _define_trainer() -> type:
     from torch.utils.data import SequentialSampler
     from transformers import Trainer
 
+    from ..engine.sampling import LengthGroupedSampler
+
     class RelationTrainer(Trainer):
         """Trainer with kre's loss; evaluation in dataset order (kre sorts the data by length first)."""
 
@@ -90,7 +92,13 @@ def _define_trainer() -> type:
             self.curriculum_order = curriculum_order  # `--curriculum`: epoch 0's row order (kre.training.curriculum)
 
         def _get_train_sampler(self, train_dataset: Any = None) -> Any:
-            sampler = super()._get_train_sampler(train_dataset)
+            dataset = train_dataset if train_dataset is not None else self.train_dataset
+            if self.args.train_sampling_strategy == "group_by_length" and "length" in dataset.column_names:
+                # kre's length grouping, batch order shuffled (Trainer's sorts runs of 50 batches by length)
+                size = self._train_batch_size * self.args.gradient_accumulation_steps
+                sampler: Any = LengthGroupedSampler(dataset["length"], size, self.args.seed)
+            else:
+                sampler = super()._get_train_sampler(train_dataset)
             if self.curriculum_order is None or sampler is None:
                 return sampler
             from .curriculum import CurriculumSampler
