@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_train import make_split, runs, tiny_config
+from test_train import make_split, runs
 from kre.artifacts import ArtifactStore, load_artifact
 from kre.runs_table import seed_groups
 from kre.training.lr_finder import lr_schedule, smooth, suggest

@@ -215,7 +215,7 @@ def parse_overrides(
         result[key] = _convert(key, value)
         if key in owned:
             if key == "output_dir":
-                warn(f"--trainer output_dir is ignored: kre writes to its staging folder and publishes the run")
+                warn("--trainer output_dir is ignored: kre writes to its staging folder and publishes the run")
             else:
                 warn(f"--trainer {key} overrides kre's {owned[key]} (prefer the kre option)")
     return result

@@ -159,6 +159,16 @@ def search_weights(
     return Fit(best, float(best_f1), float(best_ap))
 
 
+def check_cross_validation(what: str, members: int, rows: int, folds: int, *, hint: str) -> None:
+    """ConfigError unless `members` models and `rows` validation rows allow `folds`-fold cross-validation."""
+    if members < 2:
+        raise ConfigError(f"{what} needs at least two members")
+    if folds < 2:
+        raise ConfigError("--cv-folds must be at least 2")
+    if rows < 2 * folds:
+        raise ConfigError(f"{what}: {rows} validation rows are too few for {folds}-fold cross-validation", hint=hint)
+
+
 def _kfold(n: int, k: int, seed: int) -> list[np.ndarray]:
     order = np.random.default_rng(seed).permutation(n)
     return [np.sort(part) for part in np.array_split(order, k)]
@@ -173,15 +183,7 @@ def fit_weights(
     stack = np.stack([np.asarray(v, dtype=np.float64) for v in valid])
     gold = np.asarray(gold, dtype=np.int64)
     m, n, n_labels = stack.shape
-    if m < 2:
-        raise ConfigError("--weights auto needs at least two members")
-    if folds < 2:
-        raise ConfigError("--cv-folds must be at least 2")
-    if n < 2 * folds:
-        raise ConfigError(
-            f"--weights auto: {n} validation rows are too few for {folds}-fold cross-validation",
-            hint="give explicit --weights or use --method soft",
-        )
+    check_cross_validation("--weights auto", m, n, folds, hint="give explicit --weights or use --method soft")
     nr = labels.no_relation_id
     parts = _kfold(n, folds, seed)
     oof = np.zeros((n, n_labels))

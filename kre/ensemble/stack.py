@@ -149,21 +149,13 @@ def stack_members(
 ) -> StackReport:
     """Cross-validate stacking against soft voting, then fit the meta-model on every row."""
     from ..console import progress
-    from .fit import fast_auprc, fast_micro_f1
+    from .fit import check_cross_validation, fast_auprc, fast_micro_f1
 
     gold = np.asarray(gold, dtype=np.int64)
     n = len(gold)
-    if len(valid) < 2:
-        raise ConfigError("--method stack needs at least two members")
+    check_cross_validation("--method stack", len(valid), n, folds, hint="use --method soft, or fewer --cv-folds")
     if c <= 0:
         raise ConfigError("--stack-c must be positive")
-    if folds < 2:
-        raise ConfigError("--cv-folds must be at least 2")
-    if n < 2 * folds:
-        raise ConfigError(
-            f"--method stack: {n} validation rows are too few for {folds}-fold cross-validation",
-            hint="use --method soft, or fewer --cv-folds",
-        )
     nr = labels.no_relation_id
     soft = np.mean([np.asarray(v, dtype=np.float64) for v in valid], axis=0)
     oof = np.zeros((n, len(labels)))

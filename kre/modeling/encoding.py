@@ -327,14 +327,6 @@ def encode_dataset(
     want_types = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = folder / f"{cache_key(examples, tokenizer, config, labels)}.arrow"
-    if path.exists():
-        try:
-            cached = Dataset.from_file(str(path))
-            if len(cached) == len(examples):
-                console.debug(f"encodings: cache hit {path}")
-                return cached
-        except Exception:  # noqa: BLE001 - a broken cache file is rewritten below
-            pass
 
     def encode_rows(batch: dict[str, list[int]]) -> dict[str, list[Any]]:
         chunk = [examples[i] for i in batch["row"]]
@@ -342,15 +334,31 @@ def encode_dataset(
 
     rows = Dataset.from_dict({"row": list(range(len(examples)))})
     options = dict(batched=True, batch_size=2048, remove_columns=["row"], features=_features(want_types))
+    dataset, cached = map_cached(rows, encode_rows, path, options)
+    console.debug(f"encodings: cache hit {path}" if cached else f"encodings: {len(examples)} examples encoded ({path})")
+    return dataset
+
+
+def map_cached(rows: Any, fn: Any, path: Path, options: dict[str, Any]) -> tuple[Any, bool]:
+    """`rows.map(fn, **options)` stored at `path` (an Arrow file, memory-mapped); (dataset, True) when `path`
+    already held as many rows. A broken file is rewritten; an unwritable folder falls back to memory."""
+    from datasets import Dataset
+
+    if path.exists():
+        try:
+            cached = Dataset.from_file(str(path))
+            if len(cached) == len(rows):
+                return cached, True
+        except Exception:  # noqa: BLE001 - a broken cache file is rewritten below
+            pass
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{path.stem}.{os.getpid()}.tmp.arrow"
-        rows.map(encode_rows, cache_file_name=str(tmp), load_from_cache_file=False, **options)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f".{path.stem}.{os.getpid()}.tmp.arrow"
+        rows.map(fn, cache_file_name=str(tmp), load_from_cache_file=False, **options)
         os.replace(tmp, path)
     except OSError:  # a read-only cache must not stop training
-        return rows.map(encode_rows, keep_in_memory=True, **options)
-    console.debug(f"encodings: {len(examples)} examples encoded, cached in {path}")
-    return Dataset.from_file(str(path))
+        return rows.map(fn, keep_in_memory=True, **options), False
+    return Dataset.from_file(str(path)), False
 
 
 def cache_path(examples: Sequence[Any], tokenizer: Any, config: TemplateConfig, labels: LabelSet,

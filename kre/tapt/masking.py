@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,21 +127,13 @@ def encode_texts(
     """
     from datasets import Dataset, Features, Sequence as Seq, Value, disable_progress_bars
 
-    from ..modeling.encoding import default_cache_dir
+    from ..modeling.encoding import default_cache_dir, map_cached
 
     disable_progress_bars()
     scheme = word_scheme(tokenizer) if whole_word else "token"
     label = "token" if scheme == "token" else f"whole-word ({scheme})"
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = folder / f"tapt-{texts_key(tokenizer, texts, max_length=max_length, scheme=scheme)}.arrow"
-    if path.exists():
-        try:
-            cached = Dataset.from_file(str(path))
-            if len(cached) == len(texts):
-                debug(f"tapt encodings: cache hit {path}")
-                return EncodedTexts(cached, label, cached=True)
-        except Exception:  # noqa: BLE001 - a broken cache file is rewritten below
-            pass
 
     def encode(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         enc = tokenizer(batch["text"], truncation=True, max_length=max_length, return_special_tokens_mask=True)
@@ -158,15 +149,9 @@ def encode_texts(
                          "length": Value("int32"), "idx": Value("int64")})
     rows = Dataset.from_dict({"text": list(texts), "idx": list(range(len(texts)))})
     options: dict[str, Any] = dict(batched=True, batch_size=2000, remove_columns=["text"], features=features)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{path.stem}.{os.getpid()}.tmp.arrow"
-        rows.map(encode, cache_file_name=str(tmp), load_from_cache_file=False, **options)
-        os.replace(tmp, path)
-    except OSError:  # a read-only cache must not stop training
-        return EncodedTexts(rows.map(encode, keep_in_memory=True, **options), label)
-    debug(f"tapt encodings: {len(texts)} texts encoded, cached in {path}")
-    return EncodedTexts(Dataset.from_file(str(path)), label)
+    dataset, cached = map_cached(rows, encode, path, options)
+    debug(f"tapt encodings: cache hit {path}" if cached else f"tapt encodings: {len(texts)} texts encoded ({path})")
+    return EncodedTexts(dataset, label, cached=cached)
 
 
 def choose_masked(word_ids: Sequence[int], probability: float, rng: np.random.Generator) -> list[int]:
