@@ -96,7 +96,7 @@ SHARED = {"root", "labels", "seed", "name"}
 
 
 def _help_table(phase: str) -> dict[str, str] | None:
-    """The phase's HELP table (train: not yet, its help lives in the Typer signature)."""
+    """The phase's HELP table."""
     import importlib
 
     module = importlib.import_module("kre.augment.config" if phase == "augment" else f"kre.phases.{phase}")

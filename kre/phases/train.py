@@ -13,7 +13,51 @@ from typing import Any
 from ..artifacts import Artifact
 from ..training.config import TrainConfig
 
-__all__ = ["TrainConfig", "TrainJob", "train"]
+__all__ = ["HELP", "TrainConfig", "TrainJob", "train"]
+
+
+#: Help of each option (the command's --help text reads it from here; --root, --labels, --name: commands/_common.py).
+HELP: dict[str, str] = {
+    "data": "A splits/ or augments/ artifact: folder, KIND/latest or KIND/NNNN.",
+    "model": "[required] Hub id, local model folder, or a tapt/<id> artifact (here or in --config).",
+    "marker": "Input template (entity markers).",
+    "query": "Add a question segment naming the pair and types.",
+    "type_words": "How entity types are written.",
+    "head": "Classifier head.",
+    "loss": "Training loss (label smoothing 0.1 did best on KLUE-RE).",
+    "smoothing": "Label smoothing (--loss label-smoothing).",
+    "gamma": "Focal loss gamma (--loss focal).",
+    "class_weights": "Per-class loss weights from train counts.",
+    "dropout": "Head dropout.",
+    "epochs": "Training epochs.",
+    "max_steps": "Stop after this many optimizer steps (0 = no limit).",
+    "lr": "Peak learning rate, or auto:lrfind/<id> (the suggestion of a --find-lr artifact).",
+    "batch_size": "Training batch size per process.",
+    "eval_batch_size": "Evaluation batch size.",
+    "warmup_ratio": "Fraction of steps for linear warmup.",
+    "weight_decay": "AdamW weight decay.",
+    "optimizer": "Optimizer.",
+    "freeze_ratio": "Freeze this lower fraction of encoder layers.",
+    "max_length": "Max tokens (entity-aware truncation).",
+    "fp16": "float16 mixed precision (CUDA).",
+    "bf16": "bfloat16 mixed precision (CUDA or CPU).",
+    "grad_accum": "Gradient accumulation steps.",
+    "seed": "Random seed.",
+    "eval_every": "Evaluate every N steps (0 = every epoch).",
+    "early_stopping": "Stop after N evaluations without a better F1 (0 = off).",
+    "restrict_types": "Mask labels impossible for the subject type.",
+    "report_to": "Experiment tracker (metrics.json is always written).",
+    "folds": "K-fold training with the split's folds.csv (0 = use valid.csv).",
+    "fold": "Train only this fold (0-based) of --folds.",
+    "device": "Device (auto = CUDA when available).",
+    "trainer": "Any transformers.TrainingArguments field, e.g. gradient_checkpointing=true (repeatable; also a [trainer] table in --config).",
+    "seeds": "One run per seed, grouped; prints mean ± std of valid micro F1 and AUPRC.",
+    "calibrate": "Fit a temperature on the validation probabilities; apply it to valid/test probs and in kre predict.",
+    "curriculum": "First epoch easy to hard (token length, or a k-fold RUN's gold probability).",
+    "find_lr": "Run a learning-rate range test instead of training; publishes lrfind/<id>.",
+    "test": "Also write probs.csv for this (test) file.",
+    "resume": "Continue a stopped run with the same options.",
+}
 
 
 @dataclass
