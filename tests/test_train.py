@@ -514,3 +514,44 @@ def test_model_from_tapt_artifact(tiny_model: Path, tmp_path: Path) -> None:
     assert art is not None
     model_input = [i for i in art.inputs if i["role"] == "model"]
     assert model_input and model_input[0]["artifact"].startswith("tapt/0001")
+
+
+def test_gradient_accumulation_divides_the_batch_mean_loss(tiny_model: Path, tmp_path: Path) -> None:
+    """With --grad-accum N each micro-batch's loss (kre's losses are batch means) is divided by N before backward:
+    N micro-batches then give the gradient of their mean, not N times it."""
+    import torch
+    from transformers import AutoTokenizer, TrainingArguments
+
+    from kre.labels import DEFAULT_LABELS
+    from kre.modeling.collate import Collator
+    from kre.modeling.encoding import encode_dataset
+    from kre.modeling.heads import build_model
+    from kre.modeling.templates import TemplateConfig, prepare_tokenizer
+    from kre.training.fit import relation_trainer_class
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    template = TemplateConfig("typed-marker-punct", False, "ko", 64)
+    prepare_tokenizer(tokenizer, template)
+    rows = encode_dataset(synth_examples(8, seed=3), tokenizer, template, DEFAULT_LABELS, cache_dir=tmp_path / "cache")
+    batch = Collator(tokenizer.pad_token_id)([rows[i] for i in range(8)])
+    model = build_model(tiny_model, head="entity", num_labels=len(DEFAULT_LABELS), tokenizer=tokenizer, dropout=0.0)
+    model.encoder.config.hidden_dropout_prob = 0.0
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    loss_fn = torch.nn.CrossEntropyLoss()
+    args = TrainingArguments(output_dir=str(tmp_path / "out"), gradient_accumulation_steps=4, use_cpu=True, report_to="none")
+    trainer = relation_trainer_class()(model=model, args=args, loss_fn=loss_fn)
+    trainer.current_gradient_accumulation_steps = 4  # what Trainer's loop sets for each group of micro-batches
+
+    # the loop also passes the labelled rows of the whole group (Trainer then trusts a loss-kwargs model to scale)
+    reported = trainer.training_step(model, dict(batch), num_items_in_batch=torch.tensor(32))
+    accumulated = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+    model.zero_grad()
+    full = loss_fn(model(**{k: v for k, v in batch.items() if k != "labels"}), batch["labels"])
+    full.backward()
+    plain = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+    assert float(reported) == pytest.approx(float(full.detach()) / 4, rel=1e-5)
+    assert len(accumulated) == len(plain) > 0
+    for a, b in zip(accumulated, plain):
+        torch.testing.assert_close(a, b / 4, rtol=1e-4, atol=1e-7)
