@@ -484,6 +484,8 @@ def test_tapt_under_torchrun_publishes_one_artifact(tmp_path: Path, text_file: P
     train_texts = json.loads((folder / "tapt_metrics.json").read_text())["train_texts"]
     assert m["steps"] == -(-train_texts // (2 * TINY["batch_size"]))  # one epoch, each rank a half of the batches
     assert np.isfinite(m["heldout_loss_before"]) and np.isfinite(m["heldout_loss_after"])
+    first = json.loads((folder / "tapt_metrics.json").read_text())["log"][0]
+    assert first["step"] == 1 and 0.8 < first["loss"] / m["heldout_loss_before"] < 1.2  # the loss over both ranks' tokens
     assert not {"checkpoints", "_tokenizer"} & {p.name for p in folder.iterdir()}
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 

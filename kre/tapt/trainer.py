@@ -129,6 +129,11 @@ def _trainer_class() -> type:
             bare = self.accelerator.unwrap_model(model) is model
             with self.accelerator.autocast():
                 loss = mlm_loss(model if bare else _FullForward(model), inputs, num_items_in_batch)
+            if num_items_in_batch is not None and self.args.average_tokens_across_devices:
+                # Under DDP num_items_in_batch counts the masked tokens of every rank; DDP then averages
+                # the gradients over ranks: scale as Trainer's own compute_loss does, so the step follows
+                # the loss over all ranks' tokens (and the logged loss is that loss, not 1/world of it)
+                loss = loss * self.accelerator.num_processes
             return (loss, None) if return_outputs else loss
 
         def _get_train_sampler(self, train_dataset: Any = None) -> Any:
