@@ -305,6 +305,43 @@ def test_time_budget_carries_the_spent_time_into_a_resumed_run() -> None:
     assert fresh.fraction_spent() < 0.01
 
 
+def test_time_budget_under_ddp_decides_on_rank0_clock_every_sync_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under DDP the stop decision and the lr fraction use rank 0's broadcast time, refreshed every
+    `sync_every` steps, never this process's own clock (which differs from rank to rank)."""
+    import kre.engine.ranks as ranks_mod
+
+    sent: list[float] = []
+    rank0 = iter([30.0, 61.0])  # rank 0's elapsed seconds at steps 10 and 20
+
+    def broadcast(value: float, device: object) -> float:
+        sent.append(value)
+        return next(rank0)
+
+    monkeypatch.setattr(ranks_mod, "rank0_value", broadcast)
+    budget = TimeBudgetCallback(minutes=1, sync_every=10)
+    budget._started = time.monotonic() - 1000  # this rank's own clock says the budget is long spent
+    args = SimpleNamespace(world_size=2, device="cpu")
+    budget.on_train_begin(args, SimpleNamespace(global_step=0, stateful_callbacks={}), None)
+    budget._started = time.monotonic() - 1000
+    control = SimpleNamespace(should_training_stop=False)
+    fractions = []
+    for step in range(1, 31):
+        budget.on_step_end(args, SimpleNamespace(global_step=step), control)
+        fractions.append(budget.fraction_spent())
+        if control.should_training_stop:
+            break
+    assert step == 20 and budget.stopped and len(sent) == 2  # one broadcast per 10 steps
+    assert sent[0] > 999  # what was sent is this rank's clock (only rank 0's is used)
+    assert fractions == [0.0] * 9 + [0.5] * 10 + [1.0]
+
+    single = TimeBudgetCallback(minutes=1, sync_every=10)  # one process: its own clock at every step, no broadcast
+    single.on_train_begin(SimpleNamespace(world_size=1, device="cpu"), SimpleNamespace(global_step=0), None)
+    single._started = time.monotonic() - 61
+    control = SimpleNamespace(should_training_stop=False)
+    single.on_step_end(None, SimpleNamespace(global_step=3), control)
+    assert control.should_training_stop and len(sent) == 2
+
+
 def test_end_of_training_logs_the_last_steps_and_writes_no_final_checkpoint(tmp_path: Path) -> None:
     trainer = _trainer(tmp_path, _Toy.model(), [EndOfTrainingCallback()], max_steps=7, logging_steps=5,
                        save_strategy="steps", save_steps=3, save_total_limit=None)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -448,3 +451,93 @@ def test_tapt_artifact_is_a_model_for_kre_train(kre, tmp_path: Path, text_file: 
         "--max-length", "64", "--root", tmp_path, ok=True)
     [run] = ArtifactStore(tmp_path).list("runs")
     assert {i["role"]: i for i in load_artifact(run).inputs}.get("model", {}).get("artifact") == tapt.id
+
+
+# -- DDP (torchrun, gloo on CPU) ------------------------------------------------------------
+
+
+def _torchrun(*args: str | Path) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *map(str, args)]
+
+
+def _ddp_env() -> dict[str, str]:
+    return dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+
+
+@pytest.mark.slow
+def test_tapt_under_torchrun_publishes_one_artifact(tmp_path: Path, text_file: Path) -> None:
+    """Both ranks train; only rank 0 trains the tokenizer, writes and publishes; rank 1 prints nothing."""
+    root = tmp_path / "root"
+    options = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items() if k != "from_scratch"]
+    cmd = _torchrun("-m", "kre", "tapt", text_file, "--from-scratch", *options, "--epochs", "1", "--time-budget", "0",
+                    "--root", root)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=_ddp_env(), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    [folder] = _published(root)  # exactly one artifact: only rank 0 writes
+    assert _staging(root) == []
+    assert proc.stdout.count("Wrote") == 1 and proc.stdout.count("held-out MLM loss after") == 1
+    assert proc.stderr.count("Training a WordPiece tokenizer") == 1
+    artifact = load_artifact(folder)
+    artifact.verify()
+    assert artifact.params["world_size"] == 2 and artifact.params["effective_batch_size"] == 2 * TINY["batch_size"]
+    m = artifact.metrics
+    train_texts = json.loads((folder / "tapt_metrics.json").read_text())["train_texts"]
+    assert m["steps"] == -(-train_texts // (2 * TINY["batch_size"]))  # one epoch, each rank a half of the batches
+    assert np.isfinite(m["heldout_loss_before"]) and np.isfinite(m["heldout_loss_after"])
+    first = json.loads((folder / "tapt_metrics.json").read_text())["log"][0]
+    assert first["step"] == 1 and 0.8 < first["loss"] / m["heldout_loss_before"] < 1.2  # the loss over both ranks' tokens
+    assert not {"checkpoints", "_tokenizer"} & {p.name for p in folder.iterdir()}
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    mlm = AutoModelForMaskedLM.from_pretrained(folder)
+    assert mlm.config.hidden_size == TINY["hidden"] and len(tok) <= TINY["vocab_size"]
+    assert mlm(**tok("이순신과 서울의 관계", return_tensors="pt")).logits.isfinite().all()
+
+
+_PROBE = """
+import json, os, sys
+from pathlib import Path
+
+import kre.tapt.pretrain as pretrain
+
+out, options = Path(sys.argv[1]), json.loads(sys.argv[2])
+real = pretrain.train_mlm
+
+
+def spy(trainer, **kwargs):
+    result = real(trainer, **kwargs)
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    weights = float(sum(p.detach().double().abs().sum() for p in model.parameters()))
+    record = {"world_size": trainer.args.world_size, "steps": result.steps, "total": result.total_steps, "stopped": result.stopped_by_time,
+              "lrs": [e["learning_rate"] for e in result.log], "weights": weights}
+    (out / f"rank{os.environ['RANK']}.json").write_text(json.dumps(record))
+    return result
+
+
+pretrain.train_mlm = spy
+pretrain.run_tapt(**options)
+"""
+
+
+@pytest.mark.slow
+def test_time_budget_under_torchrun_stops_every_rank_at_the_same_step(tmp_path: Path, text_file: Path) -> None:
+    """A time-budgeted 2-process run ends on both ranks at the same step, with the same learning
+    rates (time-decayed from rank 0's clock) and the same weights; no hang."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(_PROBE, encoding="utf-8")
+    options = dict(TINY, sources=[str(text_file)], root=str(tmp_path / "root"), epochs=50, time_budget=0.03,
+                   log_every=1, threads=1)
+    proc = subprocess.run(_torchrun(probe, tmp_path, json.dumps(options)), capture_output=True, text=True, timeout=240,
+                          env=_ddp_env(), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rank0, rank1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert rank0["world_size"] == rank1["world_size"] == 2
+    assert rank0["stopped"] and rank1["stopped"]
+    assert rank0["steps"] == rank1["steps"] < rank0["total"]
+    assert rank0["lrs"] == rank1["lrs"] and len(rank0["lrs"]) == rank0["steps"]
+    assert rank0["lrs"][-1] < max(rank0["lrs"])  # decayed
+    assert rank0["weights"] == rank1["weights"]
+    [folder] = _published(tmp_path / "root")
+    metrics = json.loads((folder / "tapt_metrics.json").read_text())
+    assert metrics["stopped_by_time"] is True and metrics["steps"] == rank0["steps"] and metrics["world_size"] == 2

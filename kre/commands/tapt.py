@@ -64,6 +64,8 @@ def tapt_cli(
 
     Writes tapt/NNNN-<name>/, a Hugging Face model folder (weights + tokenizer) that `kre train --model tapt/<id>` loads, with tapt_metrics.json (loss curve, held-out MLM loss before and after) and loss_curve.png.
 
+    Under `torchrun --nproc_per_node N -m kre tapt ...` or `accelerate launch -m kre tapt ...` it trains with DDP (only rank 0 writes).
+
     Example: kre tapt splits/latest --extra test_data.csv --from-scratch
     """
     from ..console import print_table, result
@@ -82,6 +84,8 @@ def tapt_cli(
         raise ConfigError(f"{config}: 'trainer' must be a table of TrainingArguments fields", hint="e.g. a [trainer] table with gradient_checkpointing = true")
     values = merge_config(ctx, options, values)
     artifact = tapt(TaptConfig(**values, trainer=raw_overrides(trainer or [], table)))
+    if artifact is None:  # not rank 0 under torchrun
+        return
     m = artifact.metrics
     print_table(
         f"TAPT {artifact.id}",

@@ -129,26 +129,38 @@ class TimeBudgetCallback(TrainerCallback, ExportableState):
 
     The time spent is saved in each checkpoint's trainer state, so a resumed run only gets
     what is left of the budget. `fraction_spent()` lets a learning-rate schedule decay by time.
+
+    Under DDP (`args.world_size > 1`) every rank must stop at the same step and see the same
+    fraction, or the ranks deadlock / their weights drift apart: every `sync_every` optimizer
+    steps rank 0's elapsed time is broadcast (one float), and both the stop decision and
+    `fraction_spent()` use that agreed value. A single process reads its own clock at every
+    step and never synchronises.
     """
 
-    def __init__(self, minutes: float, spent_before: float = 0.0) -> None:
+    def __init__(self, minutes: float, spent_before: float = 0.0, *, sync_every: int = 10) -> None:
         self.minutes = float(minutes)
         self.spent_before = float(spent_before)
+        self.sync_every = max(1, int(sync_every))
         self.stopped = False
         self._started: float | None = None
+        self._agreed: float | None = None  # under DDP: rank 0's elapsed seconds at the last sync
 
     @property
     def seconds(self) -> float:
         return self.minutes * 60.0
 
     def elapsed(self) -> float:
-        """Seconds of training so far, previous runs of a resumed run included."""
+        """Seconds of training so far (this process's clock), previous runs of a resumed run included."""
         now = 0.0 if self._started is None else time.monotonic() - self._started
         return self.spent_before + now
 
+    def spent(self) -> float:
+        """The seconds the budget decisions use: rank 0's, as of the last sync, under DDP; else `elapsed()`."""
+        return self._agreed if self._agreed is not None else self.elapsed()
+
     def fraction_spent(self) -> float:
-        """Share of the budget used (0 when there is no budget)."""
-        return min(1.0, self.elapsed() / self.seconds) if self.seconds > 0 else 0.0
+        """Share of the budget used (0 when there is no budget); the same on every rank."""
+        return min(1.0, self.spent() / self.seconds) if self.seconds > 0 else 0.0
 
     def state(self) -> dict[str, Any]:
         return {"args": {"minutes": self.minutes}, "attributes": {"spent_before": self.elapsed()}}
@@ -160,9 +172,19 @@ class TimeBudgetCallback(TrainerCallback, ExportableState):
         if isinstance(saved, dict) and state.global_step > 0:
             self.spent_before = float(saved.get("attributes", {}).get("spent_before", self.spent_before))
         self._started = time.monotonic()
+        # every rank resumes from the same checkpoint, so they start out agreeing
+        self._agreed = self.spent_before if int(getattr(args, "world_size", 1)) > 1 else None
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self.seconds > 0 and self.elapsed() >= self.seconds:
+        if self.seconds <= 0:
+            return
+        if self._agreed is not None:
+            if state.global_step % self.sync_every:
+                return
+            from .ranks import rank0_value
+
+            self._agreed = rank0_value(self.elapsed(), args.device)
+        if self.spent() >= self.seconds:
             self.stopped = True
             control.should_training_stop = True
 

@@ -68,8 +68,8 @@ HELP: dict[str, str] = {
 }
 
 
-def tapt(config: TaptConfig) -> Artifact:
-    """Continue (or start) masked-LM pretraining and publish the model folder."""
+def tapt(config: TaptConfig) -> Artifact | None:
+    """Continue (or start) masked-LM pretraining and publish the model folder; None on non-zero ranks under torchrun."""
     from ..tapt import run_tapt
 
     values = asdict(config)

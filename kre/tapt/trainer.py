@@ -43,6 +43,9 @@ class MlmConfig:
     seed: int = 42
     fp16: bool = False
     bf16: bool = False
+    #: train on the CPU (no CUDA GPU, or `--trainer use_cpu=true`); said to TrainingArguments, so that
+    #: under torchrun on CPUs it sets up DDP over gloo like `kre.engine.ranks.Ranks` does
+    use_cpu: bool = False
     log_every: int | None = None
     save_every: int | None = None
     eval_batch_size: int = 64
@@ -65,9 +68,9 @@ class TrainResult:
     stopped_by_time: bool = False
 
 
-def plan_steps(n_texts: int, cfg: MlmConfig) -> tuple[int, int]:
-    """(batches per epoch, total optimizer steps), before any `--trainer` override."""
-    per_epoch = math.ceil(n_texts / cfg.batch_size)
+def plan_steps(n_texts: int, cfg: MlmConfig, world_size: int = 1) -> tuple[int, int]:
+    """(batches per epoch, total optimizer steps) on `world_size` processes, before any `--trainer` override."""
+    per_epoch = math.ceil(n_texts / (cfg.batch_size * max(1, world_size)))
     total = max(1, math.ceil(per_epoch * cfg.epochs))
     if cfg.max_steps is not None:
         total = min(total, cfg.max_steps)
@@ -126,6 +129,11 @@ def _trainer_class() -> type:
             bare = self.accelerator.unwrap_model(model) is model
             with self.accelerator.autocast():
                 loss = mlm_loss(model if bare else _FullForward(model), inputs, num_items_in_batch)
+            if num_items_in_batch is not None and self.args.average_tokens_across_devices:
+                # Under DDP num_items_in_batch counts the masked tokens of every rank; DDP then averages
+                # the gradients over ranks: scale as Trainer's own compute_loss does, so the step follows
+                # the loss over all ranks' tokens (and the logged loss is that loss, not 1/world of it)
+                loss = loss * self.accelerator.num_processes
             return (loss, None) if return_outputs else loss
 
         def _get_train_sampler(self, train_dataset: Any = None) -> Any:
@@ -167,9 +175,9 @@ class _FullForward:
 
 
 def build_trainer(model: Any, tokenizer: Any, train_data: Any, collator: MaskCollator, cfg: MlmConfig,
-                  output_dir: Path) -> Any:
-    """The Trainer for one MLM run; checkpoints (for `--resume`) go to `output_dir`."""
-    per_epoch, total = plan_steps(len(train_data), cfg)
+                  output_dir: Path, *, world_size: int = 1) -> Any:
+    """The Trainer for one MLM run on `world_size` processes; checkpoints (for `--resume`) go to `output_dir`."""
+    per_epoch, total = plan_steps(len(train_data), cfg, world_size)
     base: dict[str, Any] = {
         "per_device_train_batch_size": cfg.batch_size,
         "per_device_eval_batch_size": cfg.eval_batch_size,
@@ -184,6 +192,7 @@ def build_trainer(model: Any, tokenizer: Any, train_data: Any, collator: MaskCol
         "seed": cfg.seed,
         "fp16": cfg.fp16,
         "bf16": cfg.bf16,
+        "use_cpu": cfg.use_cpu,
         "logging_steps": cfg.log_every or max(1, total // 50),
         "save_strategy": "steps",
         "save_steps": cfg.save_every or max(50, total // 10),

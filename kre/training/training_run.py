@@ -31,7 +31,7 @@ from ..metrics import evaluate
 from .config import TrainConfig
 from .data import TrainData, encodings_cache, fold_rows, load_train_data, resolve_data
 from .fit import BEST_PROBS, CHECKPOINTS, EVALUATIONS, FitResult, fit_model
-from .ranks import Ranks
+from ..engine.ranks import Ranks
 from ..engine import check_precision
 from .plots import plot_confusion, plot_learning_curve
 from .reports import check_report_to

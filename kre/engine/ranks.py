@@ -1,7 +1,8 @@
 """The processes of a run under `torchrun` / `accelerate launch` (one process otherwise).
 
-Trainer does the data-parallel training itself; kre only needs to know which process
-writes (rank 0), to wait for the others, and to hand the staging folder to them.
+Trainer does the data-parallel training itself (`kre train`, `kre tapt`); kre only needs to
+know which process writes (rank 0), to wait for the others, to hand the staging folder to
+them, and to agree on rank 0's clock (`rank0_value`, for the time budget).
 """
 
 from __future__ import annotations
@@ -41,3 +42,16 @@ class Ranks:
         box = [value]
         broadcast_object_list(box, from_process=0)
         return box[0]
+
+
+def rank0_value(value: float, device: Any) -> float:
+    """Rank 0's `value` on every rank: one float broadcast (`device`: where the backend's tensors
+    live, e.g. `TrainingArguments.device`). Without a process group, `value` itself."""
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return float(value)
+    box = torch.tensor([float(value)], dtype=torch.float64, device=device)
+    dist.broadcast(box, src=0)
+    return float(box.item())
