@@ -106,7 +106,20 @@ def test_progress_bar_removed_on_error() -> None:
     from kre.console import err_console, progress
 
     with err_console.capture() as captured, pytest.raises(RuntimeError):
-        with progress("working", total=3) as task:
-            task.advance()
+        with progress("working", total=30) as task:
+            task.advance()  # under a tenth: no plain progress line either (no terminal here)
             raise RuntimeError("boom")
     assert "working" not in captured.get()
+
+
+def test_progress_without_a_terminal_prints_a_line_each_tenth() -> None:
+    from kre.console import err_console, progress
+
+    assert not err_console.is_terminal  # pytest captures stderr
+    with err_console.capture() as captured:
+        with progress("predict", total=95) as task:
+            for _ in range(19):
+                task.advance(5)
+    lines = [line for line in captured.get().splitlines() if line.strip()]
+    assert len(lines) == 10 and lines[0].startswith("predict: 10/95 (10%) elapsed 0:00:00 remaining")
+    assert lines[-1] == "predict: 95/95 (100%) elapsed 0:00:00"
