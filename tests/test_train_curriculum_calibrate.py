@@ -167,3 +167,18 @@ def test_training_batches_group_lengths_in_shuffled_order(tiny_model: Path, tmp_
 def _random_batches(batches: list[list[int]]) -> list[list[int]]:
     rows = np.random.default_rng(0).permutation([n for b in batches for n in b]).tolist()
     return [rows[k:k + 4] for k in range(0, len(rows), 4)]
+
+
+def test_confidence_order_keeps_the_label_mix() -> None:
+    """Easy to hard within each label: the first half of the epoch holds the easier half of every label."""
+    labels = ["no_relation"] * 6 + ["per:title"] * 3 + ["org:founded"] * 3
+    # the 6 no_relation rows are all easier than any other row: a plain sort would put them all first
+    scores = np.array([0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.5, 0.7, 0.9, 0.6, 0.8, 0.95])
+    assert easy_to_hard(scores).tolist()[:6] == [0, 1, 2, 3, 4, 5]
+    order = easy_to_hard(scores, labels).tolist()
+    assert sorted(order) == list(range(12))
+    first = [labels[i] for i in order[:6]]
+    assert first.count("no_relation") == 3 and first.count("per:title") in (1, 2) and first.count("org:founded") in (1, 2)
+    for label in set(labels):  # within a label: easy to hard
+        rows = [i for i in order if labels[i] == label]
+        assert [scores[i] for i in rows] == sorted(scores[i] for i in rows)

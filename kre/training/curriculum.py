@@ -3,8 +3,9 @@
 Difficulty of a training row: `length` = its token count; `confidence:RUN` = 1 - the
 probability RUN gave its gold label, read from RUN's `valid_probs.csv`. Only out-of-fold
 probabilities are honest there, so RUN must be a k-fold run (`--folds K`) on the same split
-whose `valid_probs.csv` covers every training row; anything else is refused. `CurriculumSampler`
-yields rows by increasing difficulty in epoch 0 and defers to Trainer's own sampler
+whose `valid_probs.csv` covers every training row; anything else is refused. Confidence ranks rows
+within their gold label (`easy_to_hard` with groups), so the label mix stays the data's.
+`CurriculumSampler` yields rows by increasing difficulty in epoch 0 and defers to Trainer's own sampler
 (length-grouped or shuffled) from epoch 1 on.
 """
 
@@ -54,9 +55,24 @@ def difficulty(spec: str, examples: Sequence[Example], lengths: Sequence[int],
     return np.asarray([1.0 - confidence[e.id] for e in examples], dtype=np.float64)
 
 
-def easy_to_hard(scores: np.ndarray) -> np.ndarray:
-    """Row indices by increasing difficulty (stable: ties keep the data order)."""
-    return np.argsort(np.asarray(scores), kind="stable")
+def easy_to_hard(scores: np.ndarray, groups: Sequence[Any] | None = None) -> np.ndarray:
+    """Row indices by increasing difficulty (stable: ties keep the data order).
+
+    With `groups` (each row's gold label) a row's place is its difficulty rank within its own
+    label (a percentile): every stretch of the epoch keeps the data's label mix and goes from the
+    easiest rows of every label to the hardest. Plain sorting by confidence puts whole labels
+    together (the common, well-learned ones first, the rare ones at the end of the epoch).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if groups is None:
+        return np.argsort(scores, kind="stable")
+    keys = np.asarray([str(g) for g in groups])
+    percentile = np.empty(len(scores))
+    for key in np.unique(keys):
+        rows = np.flatnonzero(keys == key)
+        ranks = np.argsort(np.argsort(scores[rows], kind="stable"), kind="stable")
+        percentile[rows] = (ranks + 0.5) / len(rows)
+    return np.lexsort((np.arange(len(scores)), scores, percentile))
 
 
 class CurriculumSampler:

@@ -179,7 +179,9 @@ class ProcessTrainer:
             return None
         from .curriculum import difficulty, easy_to_hard
 
-        return easy_to_hard(difficulty(self.config.curriculum, train, train_set["length"], self.confidence))
+        scores = difficulty(self.config.curriculum, train, train_set["length"], self.confidence)
+        by_label = self.config.curriculum.startswith("confidence")  # easy to hard within each gold label
+        return easy_to_hard(scores, [e.label for e in train] if by_label else None)
 
     def predict(self, model: Any, tokenizer: Any, dataset: Any, examples: list[Example], description: str) -> np.ndarray:
         from ..modeling.restrict import apply_type_mask, type_mask
