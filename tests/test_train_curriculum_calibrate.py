@@ -99,9 +99,13 @@ def test_confidence_curriculum_needs_out_of_fold_probabilities(tiny_model: Path,
                 config=tiny_config(tiny_model, epochs=1, max_steps=0, batch_size=4, curriculum=f"confidence:{kfold.id}"))
     assert art is not None and len(orders) == 1
     train_ids = [e.id for e in read_dataset(next((root / "splits").glob("*/train.csv"))).examples]
-    confidence = [gold_p[train_ids[i]] for i in orders[0]]
+    train_labels = [e.label for e in read_dataset(next((root / "splits").glob("*/train.csv"))).examples]
     assert sorted(orders[0]) == list(range(len(train_ids)))
-    assert confidence == sorted(confidence, reverse=True)  # surest (easiest) rows first
+    for label in set(train_labels):  # within each gold label: surest (easiest) rows first
+        confidence = [gold_p[train_ids[i]] for i in orders[0] if train_labels[i] == label]
+        assert confidence == sorted(confidence, reverse=True)
+    scores = np.array([1.0 - gold_p[i] for i in train_ids])
+    assert orders[0] == easy_to_hard(scores, train_labels).tolist()
 
 
 @pytest.mark.parametrize(
