@@ -116,7 +116,8 @@ def progress(description: str, total: int | None = None) -> Iterator["ProgressTa
             raise
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
+    """Seconds as H:MM:SS (progress lines)."""
     seconds = max(0, int(seconds))
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
@@ -161,9 +162,9 @@ class ProgressTask:
             return
         self._reported = tenths
         elapsed = time.monotonic() - self._started
-        line = f"{self._description}: {int(done):,}/{int(total):,} ({100 * done // total:.0f}%) elapsed {_clock(elapsed)}"
+        line = f"{self._description}: {int(done):,}/{int(total):,} ({100 * done // total:.0f}%) elapsed {clock(elapsed)}"
         if done < total:
-            line += f" remaining {_clock(elapsed / done * (total - done))}"
+            line += f" remaining {clock(elapsed / done * (total - done))}"
         err_console.print(line, markup=False)
 
 

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import timedelta
 from typing import Any
 
 from transformers import TrainerCallback
 from transformers.trainer_callback import ExportableState
 
-from ..console import err_console, info, is_quiet, make_progress
+from ..console import clock, err_console, info, is_quiet, make_progress
 from ..errors import TrainingError
-
-
-def _clock(seconds: float) -> str:
-    return str(timedelta(seconds=max(0, int(seconds))))
 
 
 class ProgressCallback(TrainerCallback):
@@ -109,10 +104,10 @@ class ProgressCallback(TrainerCallback):
             parts[0] += f" ({100 * step // self._total}%)"
         if self._loss is not None:
             parts.append(f"loss {self._loss:.3f}")
-        parts.append(f"elapsed {_clock(elapsed)}")
+        parts.append(f"elapsed {clock(elapsed)}")
         done = step - self._first_step
         if self._total and done > 0:
-            parts.append(f"remaining {_clock(elapsed / done * (self._total - step))}")
+            parts.append(f"remaining {clock(elapsed / done * (self._total - step))}")
         if self._f1 is not None:
             parts.append(f"valid F1 {self._f1:.1f}")
         return f"{self.description}: " + " ".join(parts)

@@ -7,7 +7,10 @@ them, and to agree on rank 0's clock (`rank0_value`, for the time budget).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class Ranks:
@@ -32,6 +35,15 @@ class Ranks:
 
     def barrier(self) -> None:
         self._state.wait_for_everyone()
+
+    def main_first(self, make: Callable[[], T]) -> T:
+        """`make()` on rank 0, then (after a barrier) on the others: rank 0 fills a cache they then open."""
+        if self.is_main:
+            value = make()
+        self.barrier()
+        if not self.is_main:
+            value = make()
+        return value
 
     def broadcast(self, value: Any) -> Any:
         """Rank 0's `value` on every rank."""

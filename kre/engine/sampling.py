@@ -4,7 +4,7 @@ Trainer's own `group_by_length` sampler sorts every mega-batch longest first and
 shuffles the batches, so within each run of 50 batches the model sees lengths fall
 steadily from the longest sentences to the shortest: consecutive gradients are
 correlated and fine-tuning learns more slowly (measured on the demo data, see
-CHANGELOG 0.2). kre shuffles the rows, cuts mega-batches, sorts each by length, cuts
+the CHANGELOG). kre shuffles the rows, cuts mega-batches, sorts each by length, cuts
 batches and then shuffles the batch order.
 """
 

@@ -405,14 +405,8 @@ def _pretrain(job: _Job, staging: Path, checkpoint: Path | None) -> _Pretrained:
     tokenizer, mlm = _tokenizer_and_model(job, staging, checkpoint)
     n_params = sum(p.numel() for p in mlm.parameters())
 
-    def encode() -> Any:
-        return encode_texts(tokenizer, job.texts, max_length=job.max_length, whole_word=job.whole_word,
-                            cache_dir=job.cache_dir)
-
-    encoded = encode() if ranks.is_main else None
-    ranks.barrier()
-    if encoded is None:
-        encoded = encode()
+    encoded = ranks.main_first(lambda: encode_texts(tokenizer, job.texts, max_length=job.max_length,
+                                                    whole_word=job.whole_word, cache_dir=job.cache_dir))
     if job.whole_word and encoded.scheme == "token" and ranks.is_main:
         warn("this tokenizer shows no word boundaries; masking single tokens instead of whole words")
     debug(f"masking: {encoded.scheme}{' (cached encodings)' if encoded.cached else ''}")

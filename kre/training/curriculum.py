@@ -5,8 +5,8 @@ probability RUN gave its gold label, read from RUN's `valid_probs.csv`. Only out
 probabilities are honest there, so RUN must be a k-fold run (`--folds K`) on the same split
 whose `valid_probs.csv` covers every training row; anything else is refused. Confidence ranks rows
 within their gold label (`easy_to_hard` with groups), so the label mix stays the data's.
-`CurriculumSampler` yields rows by increasing difficulty in epoch 0 and defers to Trainer's own sampler
-(length-grouped or shuffled) from epoch 1 on.
+`CurriculumSampler` yields rows by increasing difficulty in epoch 0 and defers to the usual sampler
+(kre's length-grouped one, or Trainer's shuffling) from epoch 1 on.
 """
 
 from __future__ import annotations

@@ -114,13 +114,7 @@ class ProcessTrainer:
     def _encode(self, examples: list[Example], tokenizer: Any, template: Any) -> Any:
         from ..modeling.encoding import encode_dataset
 
-        # rank 0 fills the cache first, the others then open it
-        if self.ranks.is_main:
-            out = encode_dataset(examples, tokenizer, template, self.labels, self.cache_dir)
-        self.ranks.barrier()
-        if not self.ranks.is_main:
-            out = encode_dataset(examples, tokenizer, template, self.labels, self.cache_dir)
-        return out
+        return self.ranks.main_first(lambda: encode_dataset(examples, tokenizer, template, self.labels, self.cache_dir))
 
     def fit_one(self, train: list[Example], valid: list[Example], workdir: Path, description: str) -> dict[str, Any]:
         """Train one model; returns its history, best record and validation probs; predicts test rows."""
